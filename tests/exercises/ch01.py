@@ -1,0 +1,137 @@
+"""Grading tests of chapter 1's exercises (solutions/01_what_is_a_world_model.ipynb).
+
+Each test receives the learner's notebook namespace `ns` and checks one behaviour on tiny inputs
+whose answers are computed by hand in the comments.
+"""
+
+import numpy as np
+
+from worldmodels.centroid import centroids
+from worldmodels.grading import exercise_test
+from worldmodels.physics import WorldConfig, kinetic_energy, simulate
+from worldmodels.render import render
+
+
+def _pair(result, what):
+    assert isinstance(result, (tuple, list)) and len(result) == 2, (
+        f"expected {what} to return a pair (x_new, v_new), got {result!r}"
+    )
+    x, v = (float(np.asarray(r)) for r in result)
+    assert np.isfinite(x) and np.isfinite(v), f"expected finite numbers, got ({x}, {v})"
+    return x, v
+
+
+# ex1.1 reflect(x, v, radius, size): one step of one ball in 1D between walls at 0 and size.
+
+
+@exercise_test("ex1.1", points=1, hint="Away from the walls the ball just moves: x + v, and v is unchanged.")
+def reflect_moves_freely(ns):
+    x, v = _pair(ns["reflect"](10.0, 2.5, 3.0, 32.0), "reflect(10.0, 2.5, 3.0, 32.0)")
+    assert np.isclose(x, 12.5) and np.isclose(v, 2.5), f"expected (12.5, 2.5), got ({x}, {v})"
+
+
+@exercise_test("ex1.1", points=1, hint="The centre may go up to size - radius; mirror the overshoot and flip v.")
+def reflect_bounces_off_right_wall(ns):
+    # 28 + 2.5 = 30.5 overshoots the limit 32 - 3 = 29 by 1.5, so the ball ends at 29 - 1.5 = 27.5.
+    x, v = _pair(ns["reflect"](28.0, 2.5, 3.0, 32.0), "reflect(28.0, 2.5, 3.0, 32.0)")
+    assert np.isclose(x, 27.5) and np.isclose(v, -2.5), f"expected (27.5, -2.5), got ({x}, {v})"
+
+
+@exercise_test("ex1.1", points=1, hint="The centre may not go below radius; mirror the overshoot and flip v.")
+def reflect_bounces_off_left_wall(ns):
+    # 4 - 2.5 = 1.5 is 1.5 below the limit 3, so the ball ends at 3 + 1.5 = 4.5; the size matters not.
+    x, v = _pair(ns["reflect"](4.0, -2.5, 3.0, 20.0), "reflect(4.0, -2.5, 3.0, 20.0)")
+    assert np.isclose(x, 4.5) and np.isclose(v, 2.5), f"expected (4.5, 2.5), got ({x}, {v})"
+
+
+@exercise_test("ex1.1", points=1, hint="Apply the same rule to x and to y: each axis bounces independently.")
+def reflect_reproduces_the_simulator(ns):
+    traj = simulate(WorldConfig(), batch=2, n_frames=40, seed=1)  # one ball, radius 3, 32 px box
+    p, v = traj.positions[:, 0, 0].copy(), traj.velocities[:, 0, 0].copy()  # (B, 2) at frame 0
+    for t in range(1, 40):
+        for b in range(2):
+            for axis in range(2):
+                p[b, axis], v[b, axis] = _pair(ns["reflect"](p[b, axis], v[b, axis], 3.0, 32.0), "reflect")
+        error = np.abs(p - traj.positions[:, t, 0]).max()
+        assert error < 1e-6, f"expected the simulator's positions, got an error of {error:.3g} px at frame {t}"
+
+
+# ex1.2 kinetic_energy(velocities): (B, T, N, 2) -> (B, T), unit masses, summed over the balls.
+
+
+@exercise_test("ex1.2", points=1, hint="E = 0.5 * (vx**2 + vy**2) for each ball; keep the batch and time axes.")
+def kinetic_energy_of_one_ball(ns):
+    v = np.array([[[[3.0, 4.0]], [[1.0, 0.0]], [[0.0, -2.0]]]])  # (B=1, T=3, N=1, 2)
+    energy = np.asarray(ns["kinetic_energy"](v.copy()))
+    assert energy.shape == (1, 3), f"expected shape (1, 3) for velocities of shape (1, 3, 1, 2), got {energy.shape}"
+    assert energy.dtype.kind == "f", f"expected a floating-point array, got dtype {energy.dtype}"
+    assert np.allclose(energy, [[12.5, 0.5, 2.0]]), f"expected [[12.5, 0.5, 2.0]], got {energy.tolist()}"
+
+
+@exercise_test("ex1.2", points=1, hint="Sum over the ball axis too, and raise ValueError when the last axis is not 2.")
+def kinetic_energy_sums_balls_and_checks_shape(ns):
+    v = np.ones((2, 4, 3, 2))  # each ball: 0.5 * (1 + 1) = 1, three balls -> 3
+    energy = np.asarray(ns["kinetic_energy"](v))
+    assert energy.shape == (2, 4), f"expected shape (2, 4) for velocities of shape (2, 4, 3, 2), got {energy.shape}"
+    assert energy.dtype.kind == "f", f"expected a floating-point array, got dtype {energy.dtype}"
+    assert np.allclose(energy, 3.0), f"expected 3.0 everywhere (3 balls of energy 1), got {np.unique(energy)}"
+    try:
+        ns["kinetic_energy"](np.ones((2, 4, 3)))
+    except ValueError:
+        return
+    raise AssertionError("expected a ValueError for velocities of shape (2, 4, 3) (last axis must be 2), got none")
+
+
+@exercise_test("ex1.2", points=1, hint="Energy is conserved by elastic bounces: compare with worldmodels.physics.")
+def kinetic_energy_matches_the_simulator(ns):
+    traj = simulate(WorldConfig(n_balls=3), batch=2, n_frames=6, seed=2)
+    energy = np.asarray(ns["kinetic_energy"](traj.velocities))
+    expected = kinetic_energy(traj.velocities)
+    assert energy.shape == expected.shape, f"expected shape {expected.shape}, got {energy.shape}"
+    assert energy.dtype.kind == "f", f"expected a floating-point array, got dtype {energy.dtype}"
+    assert np.allclose(energy, expected), f"expected {expected[0].round(3).tolist()}, got {energy[0].round(3).tolist()}"
+
+
+# ex1.3 centroid(frame): intensity-weighted mean position (x, y) of one (H, W) frame.
+
+
+def _xy(result, what):
+    xy = np.asarray(result, dtype=float)
+    assert xy.shape == (2,), f"expected {what} to return (x, y) of shape (2,), got shape {xy.shape}"
+    assert np.all(np.isfinite(xy)), f"expected finite coordinates, got {xy.tolist()}"
+    return xy
+
+
+@exercise_test("ex1.3", points=1, hint="Pixel (row i, column j) has its centre at x = j + 0.5, y = i + 0.5.")
+def centroid_of_one_pixel(ns):
+    frame = np.zeros((4, 6), dtype=np.float32)
+    frame[1, 4] = 1.0
+    xy = _xy(ns["centroid"](frame), "centroid")
+    assert np.allclose(xy, [4.5, 1.5]), f"expected (4.5, 1.5) for a lit pixel at row 1, column 4, got {xy.tolist()}"
+
+
+@exercise_test("ex1.3", points=1, hint="Weight each pixel centre by its intensity and divide by the total intensity.")
+def centroid_is_intensity_weighted(ns):
+    frame = np.zeros((5, 5), dtype=np.float32)
+    frame[0, 0], frame[4, 2] = 0.25, 0.75  # x = 0.25*0.5 + 0.75*2.5 = 2.0, y = 0.25*0.5 + 0.75*4.5 = 3.5
+    xy = _xy(ns["centroid"](frame), "centroid")
+    assert np.allclose(xy, [2.0, 3.5]), f"expected (2.0, 3.5), got {xy.tolist()}"
+    xy = _xy(ns["centroid"](np.ones((4, 8), dtype=np.float32)), "centroid")
+    assert np.allclose(xy, [4.0, 2.0]), f"expected the centre (4.0, 2.0) of a uniform 4x8 frame, got {xy.tolist()}"
+
+
+@exercise_test("ex1.3", points=1, hint="An all-zero frame has no centroid: raise ValueError instead of dividing by 0.")
+def centroid_rejects_empty_frame(ns):
+    try:
+        result = ns["centroid"](np.zeros((4, 4), dtype=np.float32))
+    except ValueError:
+        return
+    raise AssertionError(f"expected a ValueError for an all-zero frame, got {result!r}")
+
+
+@exercise_test("ex1.3", points=1, hint="Use every pixel, weighted by its grey level, not only the fully lit ones.")
+def centroid_finds_a_rendered_ball(ns):
+    frame = render(np.array([[10.3, 20.7]]), radius=3.0, size=32)  # (32, 32), anti-aliased edge
+    expected = centroids(frame)[0]
+    xy = _xy(ns["centroid"](frame), "centroid")
+    assert np.allclose(xy, expected, atol=1e-6), f"expected {expected.round(4).tolist()}, got {xy.round(4).tolist()}"

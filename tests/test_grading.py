@@ -1,0 +1,162 @@
+"""The grader: full marks for the solutions, zero for the stubs, and a corpus of broken submissions.
+
+The corpus (tests/submissions/corpus.py) covers syntax errors, exceptions, infinite loops, missing
+functions, wrong types/shapes/dtypes, NaN, invalid or missing notebooks, enormous outputs, file
+writes and deletes, sys.exit/os._exit/kill, and patching of check() and the test helpers. Short time
+limits keep this module around a minute on 2 cores.
+"""
+
+import csv
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from worldmodels.grading.__main__ import main
+from worldmodels.grading.grader import Limits, course_exercises, grade_student, is_check_cell
+from worldmodels.grading.markers import generate
+from worldmodels.grading.registry import repo_root
+
+ROOT = repo_root()
+FAST = Limits(cell_s=20, exercise_s=3, grace_s=2)  # cells import torch: seconds on a busy machine
+_spec = importlib.util.spec_from_file_location("corpus", ROOT / "tests" / "submissions" / "corpus.py")
+corpus = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(corpus)
+
+
+def checksums(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def expected():
+    return course_exercises()
+
+
+def test_chapter_one_has_at_least_three_exercises(expected):
+    assert len(expected["01_what_is_a_world_model.ipynb"]) >= 3
+
+
+def test_solutions_score_full_marks(expected, tmp_path):
+    before = checksums(ROOT / "solutions")
+    results = grade_student(ROOT / "solutions", "solutions", expected, FAST, workroot=tmp_path)
+    bad = [(r.exercise, r.status, r.reason) for r in results if r.points != r.max_points]
+    assert not bad, f"solutions must score full marks: {bad}"
+    assert checksums(ROOT / "solutions") == before
+    assert list(tmp_path.iterdir()) == [], "the grader must remove its temporary folder"
+
+
+def test_untouched_exercises_score_zero_everywhere(expected, tmp_path):
+    generate(ROOT / "solutions", tmp_path / "exercises")  # fresh: staleness is tested in test_grading_markers
+    results = grade_student(tmp_path / "exercises", "exercises", expected, FAST)
+    assert {r.exercise for r in results} == {e.id for exs in expected.values() for e in exs}
+    passing = [(r.exercise, r.points) for r in results if r.points != 0]
+    assert not passing, f"a test passes against a generated stub: {passing}"
+    assert all("NotImplementedError" in r.reason or "does not define" in r.reason for r in results)
+
+
+def test_exercise_notebooks_run_up_to_their_first_stub():
+    script = (  # one process for all notebooks (one torch import), a fresh namespace for each
+        "import os, sys, nbformat\n"
+        "for path in sys.argv[1:]:\n"
+        "    os.chdir(os.path.dirname(path))\n"
+        "    ns = {'__name__': '__main__'}\n"
+        "    for cell in nbformat.read(path, as_version=4).cells:\n"
+        "        if cell.cell_type == 'code':\n"
+        "            try:\n"
+        "                exec(compile(cell.source, 'cell', 'exec'), ns)\n"
+        "            except NotImplementedError:\n"
+        "                print('first stub reached in', os.path.basename(path)); break\n"
+        "            except Exception as error:\n"
+        "                sys.exit(f'{os.path.basename(path)}: {type(error).__name__}: {error} before the first stub')\n"
+    )
+    paths = sorted(str(p) for p in (ROOT / "exercises").glob("*.ipynb"))
+    run = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True,
+                         env=dict(os.environ, MPLBACKEND="Agg"), timeout=300)
+    assert run.returncode == 0, run.stderr[-1000:]
+    assert run.stdout.count("first stub reached") == len(paths), run.stdout
+
+
+def test_check_cells_are_recognised():
+    assert is_check_cell('# NBVAL_CHECK_OUTPUT\ncheck("ex1.1")')
+    assert not is_check_cell('check("ex1.1")\nx = 1')
+    assert not is_check_cell("def check(x):\n    pass")
+
+
+def test_corpus_of_broken_submissions(tmp_path, monkeypatch):
+    submissions, scratch, solutions = tmp_path / "submissions", tmp_path / "scratch", tmp_path / "solutions"
+    scratch.mkdir(), solutions.mkdir()
+    shutil.copy(ROOT / "solutions" / corpus.NAME, solutions / corpus.NAME)  # grade chapter 1 only
+    want = corpus.build(submissions)
+    before = checksums(submissions)
+    out = tmp_path / "grades.csv"
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # everything the grader writes must go there
+    code = main(["--solutions", str(solutions), "grade-class", str(submissions), "--out", str(out),
+                 "--cell-timeout", "15", "--exercise-timeout", "3", "--jobs", "2"])
+    assert code == 0, "students' failures must not make the grader fail"
+    assert checksums(submissions) == before, "the submissions must be byte-identical after grading"
+    assert list(scratch.iterdir()) == [], "the grader must leave no temporary files behind"
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["student", "exercise", "points", "max", "status", "reason"]
+    got = {(r["student"], r["exercise"]): r for r in rows}
+    assert len(got) == len(rows) == 3 * len(want)
+    problems = []
+    for student, exercises in want.items():
+        for exercise, (score, fragment) in exercises.items():
+            row = got[(student, exercise)]
+            full = float(row["points"]) == float(row["max"]) > 0
+            if (score == "full") != full or (score == "zero" and float(row["points"]) != 0):
+                problems.append(f"{student} {exercise}: expected {score}, got {row['points']}/{row['max']} "
+                                f"({row['status']}: {row['reason']})")
+            elif fragment and fragment not in row["reason"]:
+                problems.append(f"{student} {exercise}: reason lacks {fragment!r}: {row['reason']}")
+    assert not problems, "\n".join(problems)
+
+
+def test_grade_class_without_students_is_a_grader_error(tmp_path, capsys):
+    assert main(["grade-class", str(tmp_path / "nowhere")]) == 2
+    assert "no submissions folder" in capsys.readouterr().err
+    assert main(["grade-class", str(tmp_path)]) == 2
+
+
+def test_grade_prints_a_table(tmp_path, capsys):
+    (tmp_path / "me").mkdir()
+    nb = nbformat.read(ROOT / "solutions" / corpus.NAME, as_version=4)
+    nbformat.write(nb, tmp_path / "me" / corpus.NAME)
+    assert main(["grade", str(tmp_path / "me"), "--cell-timeout", "5", "--exercise-timeout", "5"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["exercise", "points", "max", "status", "reason"]
+    assert "ex1.1     4       4    passed" in out
+    total = sum(e.points for exs in course_exercises().values() for e in exs)
+    ch1 = sum(e.points for e in course_exercises()[corpus.NAME])
+    assert out.strip().splitlines()[-1] == f"total {ch1:g} / {total:g} points"
+
+
+def test_a_notebook_that_keeps_crashing_is_given_up_on(expected, tmp_path):
+    nb = nbformat.read(ROOT / "solutions" / corpus.NAME, as_version=4)
+    for k in range(3):  # three cells that each end the process
+        nb.cells.insert(2, nbformat.v4.new_code_cell(f"import os\nos._exit({k})"))
+    (tmp_path / "me").mkdir()
+    nbformat.write(nb, tmp_path / "me" / corpus.NAME)
+    limits = Limits(cell_s=20, exercise_s=3, grace_s=2, max_restarts=1)
+    results = [r for r in grade_student(tmp_path / "me", "me", expected, limits) if r.notebook == corpus.NAME]
+    assert {r.status for r in results} == {"not-graded"}
+    assert all(r.points == 0 and "gave up after 1 restarts" in r.reason for r in results)
+
+
+def test_broken_grading_tests_are_a_grader_error(tmp_path, capsys):
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "ch01.py").write_text("this is not python\n")
+    assert main(["--tests", str(tests), "grade", str(ROOT / "solutions"), "--cell-timeout", "5"]) == 2
+    captured = capsys.readouterr()
+    assert "the exercise tests cannot be loaded" in captured.err
+    assert "grader-error" in captured.out and "could not start" in captured.out

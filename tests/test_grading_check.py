@@ -1,0 +1,151 @@
+"""check() and @exercise_test: the feedback a learner sees in the notebook."""
+
+import numpy as np
+import pytest
+
+from worldmodels.grading import check, exercise_test, run_test, find_tests
+from worldmodels.grading.registry import TESTS_ENV, chapter_tests_path, load_tests, parse_id
+
+
+def reflect(x, v, radius, size):
+    x_new, high = x + v, size - radius
+    if x_new > high:
+        return 2 * high - x_new, -v
+    if x_new < radius:
+        return 2 * radius - x_new, -v
+    return x_new, v
+
+
+def test_parse_id_rejects_bad_ids():
+    assert parse_id("ex12.3") == (12, 3)
+    with pytest.raises(ValueError, match="ex1.2"):
+        parse_id("exercise 1")
+
+
+def test_exercise_test_validates_its_arguments():
+    with pytest.raises(ValueError, match="points"):
+        exercise_test("ex1.1", points=0)
+    with pytest.raises(ValueError, match="ids look like"):
+        exercise_test("1.1", points=1)
+
+
+def test_check_reports_every_test_passing(capsys):
+    check("ex1.1", ns={"reflect": reflect})
+    out = capsys.readouterr().out
+    assert out.startswith("ex1.1: all 4 tests passed (4/4 points)")
+    assert out.count("PASS") == 4
+
+
+def test_check_uses_the_callers_globals(capsys):
+    global kinetic_energy
+
+    def kinetic_energy(v):  # noqa: F811 - the learner's definition, found through the caller's globals
+        v = np.asarray(v, dtype=float)
+        if v.shape[-1] != 2:
+            raise ValueError("last axis must be 2")
+        return 0.5 * (v**2).sum(axis=(-2, -1))
+
+    check("ex1.2")
+    assert capsys.readouterr().out.startswith("ex1.2: all 3 tests passed")
+
+
+def test_check_shows_expected_versus_got_and_the_hint(capsys):
+    check("ex1.1", ns={"reflect": lambda x, v, r, s: (x + v, v)})  # never bounces
+    out = capsys.readouterr().out
+    assert "all" not in out.splitlines()[0] and "did not pass" in out.splitlines()[0]
+    assert "expected (27.5, -2.5), got (30.5, 2.5)" in out
+    assert "hint: The centre may go up to size - radius" in out
+    assert "Traceback" not in out
+
+
+def test_check_names_the_learners_exception_without_a_traceback(capsys):
+    def stub(*args):
+        raise NotImplementedError("ex1.3: replace this line with your solution")
+
+    check("ex1.3", ns={"centroid": stub})
+    out = capsys.readouterr().out
+    assert "ERROR  centroid_of_one_pixel (0/1): NotImplementedError: ex1.3: replace this line" in out
+    assert "0/4 points" in out and "Traceback" not in out
+
+
+def test_check_explains_a_missing_function(capsys):
+    check("ex1.3", ns={"np": np})
+    assert "the notebook does not define `centroid`" in capsys.readouterr().out
+
+
+def test_check_survives_sys_exit_and_times_out_loops(capsys):
+    def exits(*args):
+        raise SystemExit(0)
+
+    def loops(*args):
+        while True:
+            try:
+                pass
+            except Exception:  # a learner's bare handler cannot swallow the timeout
+                pass
+
+    check("ex1.2", ns={"kinetic_energy": exits})
+    assert "ERROR" in capsys.readouterr().out
+    check("ex1.3", ns={"centroid": loops}, timeout=0.2)
+    out = capsys.readouterr().out
+    assert "TIMEOUT" in out and "took longer than 0.2 s" in out and "0/4 points" in out
+
+
+def test_learner_redefinitions_do_not_reach_the_tests(capsys):
+    # the learner's namespace shadows names the test module uses; the tests keep their own
+    ns = {"reflect": reflect, "np": None, "isinstance": None, "_pair": None, "exercise_test": None}
+    check("ex1.1", ns=ns)
+    assert capsys.readouterr().out.startswith("ex1.1: all 4 tests passed")
+
+
+def test_unknown_exercise_is_never_reported_as_passed(capsys):
+    check("ex1.99", ns={})
+    out = capsys.readouterr().out
+    assert "no tests found" in out and "passed" not in out
+
+
+def test_missing_tests_give_a_clear_message(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(TESTS_ENV, str(tmp_path))
+    check("ex1.1", ns={"reflect": reflect})
+    out = capsys.readouterr().out
+    assert "cannot find the exercise tests" in out and "pip install -e ." in out
+
+
+def test_check_is_silent_while_grading(monkeypatch, capsys):
+    monkeypatch.setenv("WORLDMODELS_GRADING", "1")
+    check("ex1.1", ns={})
+    assert "skipped while grading" in capsys.readouterr().out
+
+
+def test_run_test_returns_structured_outcomes():
+    outcomes = [run_test(t, {"reflect": reflect}) for t in find_tests("ex1.1")]
+    assert [o.status for o in outcomes] == ["passed"] * 4
+    assert sum(o.points for o in outcomes) == 4
+
+
+def test_load_tests_gives_fresh_functions_each_time():
+    path = chapter_tests_path(1)
+    first, second = load_tests(path), load_tests(path)
+    assert [t.name for t in first] == [t.name for t in second]
+    assert first[0].func is not second[0].func
+
+
+def test_module_guard_undoes_patches():
+    import builtins
+    import sys
+
+    from worldmodels.grading.guard import ModuleGuard
+
+    guard = ModuleGuard()
+    original_allclose, original_abs, limit = np.allclose, builtins.abs, sys.getrecursionlimit()
+    try:
+        np.allclose = lambda *a, **k: True
+        builtins.abs = lambda x: 0
+        sys.modules["worldmodels.grading"] = None
+        sys.setrecursionlimit(limit + 17)
+        changed = guard.restore()
+    finally:
+        np.allclose, builtins.abs = original_allclose, original_abs
+    assert np.allclose is original_allclose and abs(-2) == 2 and sys.getrecursionlimit() == limit
+    assert sys.modules["worldmodels.grading"].check is check
+    assert {"numpy.allclose", "builtins.abs", "sys.modules['worldmodels.grading']"} <= set(changed)

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from worldmodels.data import CANONICAL, make_split
+from worldmodels.physics_checks import (
+    bounce_angles,
+    check_rollouts,
+    displacements,
+    free_flight_mask,
+    law_metrics,
+    verdict_table,
+)
+
+
+@pytest.fixture(scope="module")
+def videos():
+    return make_split("val", 64, 30, CANONICAL, with_actions=False, seed=0)
+
+
+def test_true_trajectories_obey_every_law(videos):
+    laws = check_rollouts(videos.frames[:, 10:30], videos, context=10)
+    truth, model = laws["truth"], laws["model"]
+    assert abs(truth.speed_bias) < 1e-9 and truth.speed_change < 1e-9 and truth.energy_change < 1e-9
+    assert truth.bounce_angle_deg < 1e-6 and truth.n_bounces > 20
+    assert all(truth.verdicts().values())
+    # the true frames, decoded by centroids, pass as well (decoding is sub-pixel accurate)
+    assert all(model.verdicts().values()), model
+
+
+def test_a_slowing_ball_breaks_speed_and_energy_conservation():
+    t = np.arange(20.0)
+    x = 5 + 2.5 * t - 0.05 * t**2  # decelerating, no bounce
+    positions = np.stack([x, np.full_like(x, 16.0)], axis=-1)[None]
+    laws = law_metrics(positions, np.array([2.5]))
+    assert laws.speed_change > 0.2 and laws.energy_change > 0.4 and laws.speed_bias < -0.1
+    assert not laws.verdicts()["speed_change"] and not laws.verdicts()["energy_change"]
+
+
+def test_a_bounce_that_is_not_a_mirror_is_caught():
+    # in along (+2, +1), out along (-2, +2): the angle to the wall normal changes from 26.6 to 45 degrees
+    before = np.array([[10 + 2 * i, 10 + i] for i in range(6)], dtype=float)
+    after = before[-1] + np.array([[-2 * i, 2 * i] for i in range(1, 7)], dtype=float)
+    d = displacements(np.concatenate([before, after])[None])
+    seqs, angle_in, angle_out = bounce_angles(d)
+    assert len(seqs) == 1
+    assert angle_in[0] == pytest.approx(26.565, abs=1e-3) and angle_out[0] == pytest.approx(45.0)
+    mirror = before[-1] + np.array([[-2 * i, i] for i in range(1, 7)], dtype=float)
+    _, a_in, a_out = bounce_angles(displacements(np.concatenate([before, mirror])[None]))
+    assert a_in[0] == pytest.approx(a_out[0])
+
+
+def test_free_flight_excludes_steps_next_to_a_bounce():
+    d = np.array([[[1, 1], [1, 1], [-1, 1], [-1, 1], [-1, 1]]], dtype=float)  # a bounce between steps 1 and 2
+    assert free_flight_mask(d).tolist() == [[False, False, False, True, False]]
+
+
+def test_verdict_table_and_bad_inputs(videos):
+    laws = check_rollouts(videos.frames[:, 10:30], videos)
+    table = verdict_table({"in-distribution": laws["model"]}, errors={"in-distribution": 0.5})
+    assert "in-distribution" in table and "ok" in table
+    with pytest.raises(ValueError, match="one ball"):
+        three = make_split("more_balls", 2, 30, CANONICAL, seed=0)
+        check_rollouts(three.frames[:, 10:30], three)
+    with pytest.raises(ValueError, match="no pushes"):
+        pushed = make_split("val", 4, 30, CANONICAL, with_actions=True, seed=0)
+        check_rollouts(pushed.frames[:, 10:30], pushed)
+    with pytest.raises(ValueError, match="true_speed"):
+        law_metrics(np.zeros((2, 5, 2)), np.array([1.0]))

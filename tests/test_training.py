@@ -1,0 +1,50 @@
+import math
+
+import pytest
+import torch
+
+from worldmodels.training import TrainConfig, batch_sampler, learning_rate, train
+
+
+def test_training_fits_a_line_and_records_history():
+    torch.manual_seed(0)
+    x = torch.linspace(-1, 1, 64)[:, None]
+    y = 3 * x - 1
+    model = torch.nn.Linear(1, 1)
+    loss_fn = lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1])
+    config = TrainConfig(steps=300, lr=0.05, eval_every=100)
+    history = train(model, loss_fn, batch_sampler(x, y, batch_size=16), config, val_batch=(x, y), progress=False)
+    assert len(history.train_loss) == 300 and history.steps[-1] == 299
+    assert history.val_steps == [0, 100, 200, 299]
+    assert history.val_loss[-1] < 1e-3 < history.val_loss[0]
+
+
+def test_same_seed_same_history():
+    def run():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(2, 1)
+        x = torch.randn(50, 2, generator=torch.Generator().manual_seed(1))
+        fn = lambda m, b: m(b[0]).pow(2).mean()
+        return train(model, fn, batch_sampler(x, batch_size=8), TrainConfig(steps=20), progress=False).train_loss
+
+    assert run() == run()
+
+
+def test_learning_rate_schedule():
+    config = TrainConfig(steps=101, lr=1.0, warmup_steps=10, min_lr_fraction=0.1)
+    assert math.isclose(learning_rate(0, config), 0.1)
+    assert math.isclose(learning_rate(10, config), 1.0)
+    assert math.isclose(learning_rate(100, config), 0.1)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="steps"):
+        TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="lr"):
+        TrainConfig(lr=-1)
+    with pytest.raises(ValueError, match="first dimension"):
+        batch_sampler(torch.zeros(3), torch.zeros(4), batch_size=2)
+    model = torch.nn.Linear(1, 1)
+    bad = lambda m, b: m(b[0]).sum() * float("nan")
+    with pytest.raises(ValueError, match="learning rate"):
+        train(model, bad, batch_sampler(torch.zeros(4, 1), batch_size=2), TrainConfig(steps=2), progress=False)

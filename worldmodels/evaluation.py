@@ -1,0 +1,462 @@
+"""One measuring stick for every model of the course: prediction error versus horizon.
+
+Every model from chapter 4 on is a *predictor*: it sees ``C`` context frames of a bouncing-ball
+video and predicts the next ``K`` frames. The harness runs predictors and the baselines on the
+*same* sequences and reports, for each horizon ``k = 1 .. K``, means over the sequences of
+
+- ``error_px``: centroid position error in pixels. Predicted frames are decoded back to ball
+  positions (:func:`worldmodels.centroid.centroids`) and compared with the true positions
+  (:func:`worldmodels.centroid.match_error`, which pairs balls up optimally). This is the figure
+  pixel metrics hide: a blurry ball can score well on MSE and still sit in the wrong place.
+- ``wrong_pixel_frac``: fraction of pixels on the wrong side of 0.5 (prediction vs truth).
+- ``mse``: mean squared pixel error.
+
+The predictor interface (a plain function, or any callable)::
+
+    predictor(context, actions, horizon) -> frames
+        context : (B, C, H, W) float32 in [0, 1], frames 0 .. C-1 of each sequence
+        actions : (B, C + K, 2) float64, the actions of those C + K time steps exactly as stored in
+                  BallVideos: actions[:, t] is the push on ball 0 applied between frames t and t + 1
+                  (all zeros for a split made without actions; None only if the videos carry no
+                  actions array). A predictor must not use the true *frames* after the context;
+                  using the actions is allowed (they are inputs an agent chooses).
+        horizon : K, the number of frames to predict (an int)
+        returns : (B, K, H, W) predictions of frames C .. C+K-1 (NumPy or torch, values in [0, 1])
+
+Horizon ``k`` means frame ``C - 1 + k``; **horizon 0 is the last context frame**, which the
+copy-last baseline reproduces exactly.
+
+Baselines (added by :func:`evaluate` when ``baselines=True``):
+
+- ``"copy last frame"``: repeat the last context frame (a model that learned nothing about motion);
+- ``"box centre"``: every ball drawn at the centre of the box (the best guess knowing nothing);
+- ``"oracle"``: hand-coded physics from the true context *positions* (:func:`oracle_positions`):
+  the velocity from the last true positions (bounces in between accounted for), then constant
+  velocity plus exact wall reflection and the known pushes, ignoring ball–ball collisions; exact
+  for one ball without actions;
+- ``"empty frame"``: an all-black frame. It has no ball, so its ``error_px`` is NaN; it is there for
+  the pixel metrics, which it often wins against blurry predictions.
+
+Position-based baselines are rendered (:func:`worldmodels.render.render`) and scored through the
+same decoding as every model, so all rows of a report are measured the same way.
+
+The pieces are public for scoring your own arrays: :func:`score_frames` (predictions you already
+have), :func:`centroid_error`, :func:`wrong_pixel_fraction`, :func:`pixel_mse`,
+:func:`oracle_positions`; and for presenting: :func:`report_table` (text for checked notebook
+cells), :func:`plot_error_vs_horizon`, :func:`side_by_side_html`. Several balls are decoded with
+weighted k-means (:func:`worldmodels.centroid.centroids`), so overlapping balls add decoding error.
+
+Typical use::
+
+    videos = make_split("test", 256, 30, CANONICAL, with_actions=False, seed=0)
+    reports = evaluate({"conv net": model_predictor}, videos, context=10, horizon=20)
+    print(report_table(reports))
+    plot_error_vs_horizon(reports)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from worldmodels.centroid import centroids, match_error
+from worldmodels.physics import apply_push
+from worldmodels.render import render
+
+Predictor = Callable[[np.ndarray, "np.ndarray | None", int], np.ndarray]
+
+COPY_LAST = "copy last frame"
+BOX_CENTRE = "box centre"
+ORACLE = "oracle"
+EMPTY = "empty frame"
+BASELINES = (COPY_LAST, BOX_CENTRE, ORACLE, EMPTY)
+METRICS = ("error_px", "wrong_pixel_frac", "mse")
+
+
+@dataclass
+class HorizonReport:
+    """Per-horizon figures of one predictor; arrays have length K (index 0 is horizon k = 1)."""
+
+    name: str
+    error_px: np.ndarray  # (K,) mean centroid error in pixels (NaN for the empty frame)
+    wrong_pixel_frac: np.ndarray  # (K,) mean fraction of wrongly thresholded pixels
+    mse: np.ndarray  # (K,) mean squared pixel error
+    error_px_per_sequence: np.ndarray  # (B, K) the centroid error of each sequence
+    n_sequences: int
+
+    @property
+    def horizons(self) -> np.ndarray:
+        """The horizons ``1 .. K`` the arrays refer to."""
+        return np.arange(1, len(self.error_px) + 1)
+
+    def at(self, k: int) -> dict[str, float]:
+        """The three metrics at horizon ``k`` (1-based) as plain floats."""
+        if not 1 <= k <= len(self.error_px):
+            raise ValueError(f"horizon k must be in 1..{len(self.error_px)}, got {k}")
+        return {m: float(getattr(self, m)[k - 1]) for m in METRICS}
+
+
+# --------------------------------------------------------------------------- pixel metrics
+
+
+def _check_pair(pred, true) -> tuple[np.ndarray, np.ndarray]:
+    pred, true = _to_numpy(pred), _to_numpy(true)
+    if pred.shape != true.shape:
+        raise ValueError(f"predicted frames {pred.shape} and true frames {true.shape} must have the same shape")
+    if pred.ndim < 2:
+        raise ValueError(f"frames must have shape (..., H, W), got {pred.shape}")
+    return pred, true
+
+
+def wrong_pixel_fraction(pred, true, threshold: float = 0.5) -> np.ndarray:
+    """Fraction of pixels where ``pred > threshold`` disagrees with ``true > threshold``.
+
+    ``pred`` and ``true`` have shape ``(..., H, W)``; returns shape ``(...)``.
+    """
+    pred, true = _check_pair(pred, true)
+    return ((pred > threshold) != (true > threshold)).mean(axis=(-2, -1))
+
+
+def pixel_mse(pred, true) -> np.ndarray:
+    """Mean squared pixel error per frame: ``(..., H, W)`` pairs -> ``(...)``."""
+    pred, true = _check_pair(pred, true)
+    return ((pred.astype(np.float64) - true) ** 2).mean(axis=(-2, -1))
+
+
+def centroid_error(pred_frames, true_positions, n_balls: int | None = None) -> np.ndarray:
+    """Decode frames to ball positions and measure the distance to the truth, in pixels.
+
+    ``pred_frames`` ``(..., H, W)``, ``true_positions`` ``(..., N, 2)``; returns ``(...)``, the mean
+    over balls of the distance after pairing predicted and true balls optimally.
+    """
+    pred_frames = _to_numpy(pred_frames)
+    true_positions = np.asarray(true_positions, dtype=np.float64)
+    if true_positions.ndim < 2 or true_positions.shape[-1] != 2:
+        raise ValueError(f"true_positions must have shape (..., N, 2), got {true_positions.shape}")
+    if pred_frames.shape[:-2] != true_positions.shape[:-2]:
+        raise ValueError(
+            f"frames {pred_frames.shape} and positions {true_positions.shape} must share their leading "
+            "dimensions: (..., H, W) against (..., N, 2)"
+        )
+    n_balls = true_positions.shape[-2] if n_balls is None else n_balls
+    decoded = centroids(pred_frames, n_balls=n_balls)
+    return np.asarray(match_error(decoded, true_positions))
+
+
+def score_frames(name: str, pred_frames, true_frames, true_positions) -> HorizonReport:
+    """Score predictions you already have: ``(B, K, H, W)`` frames against ``(B, K, H, W)`` truth
+    and ``(B, K, N, 2)`` true positions (no predictor call, no baselines)."""
+    pred, true = _check_pair(pred_frames, true_frames)
+    if pred.ndim != 4:
+        raise ValueError(f"frames must have shape (B, K, H, W), got {pred.shape}")
+    true_positions = np.asarray(true_positions, dtype=np.float64)
+    if true_positions.shape[:2] != pred.shape[:2]:
+        raise ValueError(f"true_positions {true_positions.shape} must start with (B, K) = {pred.shape[:2]}")
+    per_seq = centroid_error(pred, true_positions)
+    return HorizonReport(
+        name=name,
+        error_px=per_seq.mean(axis=0),
+        wrong_pixel_frac=wrong_pixel_fraction(pred, true).mean(axis=0),
+        mse=pixel_mse(pred, true).mean(axis=0),
+        error_px_per_sequence=per_seq,
+        n_sequences=pred.shape[0],
+    )
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def copy_last(context, actions, horizon: int) -> np.ndarray:
+    """Baseline predictor: repeat the last context frame ``horizon`` times."""
+    context = _check_context(context)
+    return np.repeat(context[:, -1:], horizon, axis=1)
+
+
+def empty_frame(context, actions, horizon: int) -> np.ndarray:
+    """Baseline predictor: all-black frames (no ball at all)."""
+    context = _check_context(context)
+    b, _, h, w = context.shape
+    return np.zeros((b, horizon, h, w), dtype=np.float32)
+
+
+def reflect(u, low: float, high: float) -> np.ndarray:
+    """Fold unbounded straight-line coordinates ``u`` back into ``[low, high]`` by mirror reflection.
+
+    A ball moving freely between two walls at ``low`` and ``high`` (its centre's range) is at
+    ``reflect(p + v * t)``: every bounce mirrors the rest of the path, so an unfolded straight line
+    describes it exactly.
+    """
+    if not high > low:
+        raise ValueError(f"need high > low, got low={low}, high={high}")
+    period = 2.0 * (high - low)
+    w = np.mod(np.asarray(u, dtype=np.float64) - low, period)
+    return low + np.where(w <= high - low, w, period - w)
+
+
+def _wall_bounds(world) -> tuple[float, float]:
+    # The centre of a ball of radius r stays in [r, size - r]: it bounces when its edge meets a wall.
+    return float(world.radius), float(world.size - world.radius)
+
+
+def estimate_velocity(positions, world) -> np.ndarray:
+    """Velocity at the last of the given true positions, bounces between the frames accounted for.
+
+    ``positions`` ``(B, T, N, 2)`` with ``T >= 2``; returns ``(B, N, 2)`` in px/frame.
+
+    The plain difference of the last two positions is wrong when the ball hit a wall between them.
+    Per axis there are three candidates: no bounce (``p1 - p0``), a bounce off the high wall or off
+    the low wall in between (the difference of the mirrored path). Each candidate is run *backwards*
+    two steps with exact reflection; the one that lands on the third-last position wins (with only
+    two positions, no bounce is assumed). Exact for one ball without actions.
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim != 4 or positions.shape[-1] != 2 or positions.shape[1] < 2:
+        raise ValueError(f"positions must have shape (B, T >= 2, N, 2), got {positions.shape}")
+    low, high = _wall_bounds(world)
+    p0, p1 = positions[:, -2], positions[:, -1]
+    candidates = np.stack([p1 - p0, p1 + p0 - 2 * high, p1 + p0 - 2 * low])  # (3, B, N, 2)
+    if positions.shape[1] < 3:
+        return candidates[0]
+    p_before = positions[:, -3]
+    miss = np.abs(reflect(p1 - 2 * candidates, low, high) - p_before)
+    miss[1:] += 1e-9  # on an exact tie prefer "no bounce"
+    best = np.argmin(miss, axis=0)  # (B, N, 2)
+    return np.take_along_axis(candidates, best[None], axis=0)[0]
+
+
+def oracle_positions(positions_context, horizon: int, world, velocities=None, actions=None) -> np.ndarray:
+    """Hand-coded physics: constant velocity plus exact wall reflection, from true positions.
+
+    ``positions_context`` ``(B, C, N, 2)`` true positions of the context frames; returns
+    ``(B, horizon, N, 2)``, the positions of frames ``C .. C + horizon - 1``. The velocity leaving
+    the last context frame is the true one when ``velocities`` ``(B, N, 2)`` is given (as stored in
+    ``BallVideos.velocities[:, C - 1]``), else :func:`estimate_velocity` from the positions.
+    With ``actions`` ``(B, C + horizon, 2)`` (aligned with the frames, as in :func:`evaluate`) the
+    pushes of frames ``C - 1 .. C + horizon - 2`` are applied to ball 0 the way the simulator does
+    (:func:`worldmodels.physics.apply_push`). Ball–ball collisions are ignored: that is where this
+    oracle stops being exact (with actions, a push inside the last three context frames can also
+    fool the velocity estimate).
+    """
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    positions_context = np.asarray(positions_context, dtype=np.float64)
+    if positions_context.ndim != 4 or positions_context.shape[-1] != 2:
+        raise ValueError(f"positions_context must have shape (B, C, N, 2), got {positions_context.shape}")
+    if actions is not None:
+        actions = np.asarray(actions, dtype=np.float64)
+        b, c = positions_context.shape[:2]
+        if actions.shape != (b, c + horizon, 2):
+            raise ValueError(f"actions must have shape (B, C + horizon, 2) = {(b, c + horizon, 2)}, got {actions.shape}")
+    if velocities is None:
+        velocity = estimate_velocity(positions_context, world)
+    else:
+        velocity = np.asarray(velocities, dtype=np.float64)
+        if velocity.shape != positions_context[:, -1].shape:
+            raise ValueError(f"velocities must have shape {positions_context[:, -1].shape}, got {velocity.shape}")
+    low, high = _wall_bounds(world)
+    start = positions_context[:, -1]
+    if actions is None or not np.any(actions):  # no pushes: the whole future is one unfolded straight line
+        steps = np.arange(1, horizon + 1, dtype=np.float64)[None, :, None, None]
+        return reflect(start[:, None] + velocity[:, None] * steps, low, high)
+    out = np.empty((b, horizon) + start.shape[1:])
+    p, v = start, velocity
+    for k in range(horizon):
+        v = apply_push(v, actions[:, c - 1 + k], world)
+        p, v = wall_step(p, v, low, high)
+        out[:, k] = p
+    return out
+
+
+def wall_step(p, v, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """One frame of free flight with exact wall reflection (no ball–ball collisions)."""
+    u = np.asarray(p, dtype=np.float64) + v
+    flips = np.floor((u - low) / (high - low))  # walls crossed along the unfolded line
+    return reflect(u, low, high), np.where(np.mod(flips, 2) == 1, -v, v)
+
+
+# --------------------------------------------------------------------------- the harness
+
+
+def evaluate(
+    predictors: Mapping[str, Predictor],
+    videos,
+    context: int = 10,
+    horizon: int = 20,
+    baselines: bool = True,
+    batch_size: int = 256,
+) -> dict[str, HorizonReport]:
+    """Run every predictor (and the baselines) on the same sequences; return one report per name.
+
+    ``videos`` is a :class:`worldmodels.data.BallVideos` with ``frames`` ``(B, T, H, W)``,
+    ``positions`` ``(B, T, N, 2)``, ``actions`` ``(B, T, 2)`` or None, and ``world``; ``T`` must be at
+    least ``context + horizon``. The window is frames ``0 .. context + horizon - 1`` of each
+    sequence. Predictors are called batch by batch (``batch_size`` sequences at a time). The returned
+    dict lists your predictors first, then the baselines.
+    """
+    if context < 1 or horizon < 1:
+        raise ValueError(f"context and horizon must be >= 1, got context={context}, horizon={horizon}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    frames = _to_numpy(videos.frames).astype(np.float32)
+    positions = np.asarray(videos.positions, dtype=np.float64)
+    if frames.ndim != 4 or positions.ndim != 4 or positions.shape[:2] != frames.shape[:2]:
+        raise ValueError(f"videos need frames (B, T, H, W) and positions (B, T, N, 2); got {frames.shape}, {positions.shape}")
+    if frames.shape[1] < context + horizon:
+        raise ValueError(
+            f"sequences have {frames.shape[1]} frames but context + horizon = {context + horizon}: "
+            "make longer sequences or shorten the horizon"
+        )
+    names = list(predictors) + ([n for n in BASELINES if n not in predictors] if baselines else [])
+    if not names:
+        raise ValueError("give at least one predictor or set baselines=True")
+    world = videos.world
+    actions = getattr(videos, "actions", None)
+    end = context + horizon
+    true = frames[:, context:end]
+    true_pos = positions[:, context:end]
+
+    def run(name, lo, hi):
+        ctx = frames[lo:hi, :context]
+        if name in predictors:
+            act = None if actions is None else np.asarray(actions[lo:hi, :end], dtype=np.float64)
+            pred = _to_numpy(predictors[name](ctx, act, horizon))
+            expected = (hi - lo, horizon) + ctx.shape[2:]
+            if pred.shape != expected:
+                raise ValueError(f"predictor {name!r} returned shape {pred.shape}, expected (B, K, H, W) = {expected}")
+            return pred.astype(np.float32)
+        if name == COPY_LAST:
+            return copy_last(ctx, None, horizon)
+        if name == EMPTY:
+            return empty_frame(ctx, None, horizon)
+        if name == BOX_CENTRE:
+            centre = np.full((hi - lo, horizon) + positions.shape[2:], world.size / 2.0)
+            return render(centre, world.radius, world.size)
+        if name == ORACLE:
+            act = None if actions is None else np.asarray(actions[lo:hi, :end], dtype=np.float64)
+            oracle = oracle_positions(positions[lo:hi, :context], horizon, world, actions=act)
+            return render(oracle, world.radius, world.size)
+        raise ValueError(f"unknown baseline {name!r}")
+
+    reports = {}
+    for name in names:
+        pred = np.concatenate([run(name, lo, min(lo + batch_size, len(frames))) for lo in range(0, len(frames), batch_size)])
+        report = score_frames(name, pred, true, true_pos) if name != EMPTY else _score_empty(pred, true)
+        reports[name] = report
+    return reports
+
+
+def _score_empty(pred, true) -> HorizonReport:
+    b, k = pred.shape[:2]
+    return HorizonReport(
+        name=EMPTY,
+        error_px=np.full(k, np.nan),
+        wrong_pixel_frac=wrong_pixel_fraction(pred, true).mean(axis=0),
+        mse=pixel_mse(pred, true).mean(axis=0),
+        error_px_per_sequence=np.full((b, k), np.nan),
+        n_sequences=b,
+    )
+
+
+# --------------------------------------------------------------------------- presenting results
+
+_LABELS = {"error_px": "centroid error (px)", "wrong_pixel_frac": "wrong-pixel fraction", "mse": "pixel MSE"}
+_DIGITS = {"error_px": 2, "wrong_pixel_frac": 3, "mse": 4}
+
+
+def report_table(reports: Mapping[str, HorizonReport], ks=(1, 5, 10, 20), metrics=METRICS, digits=None) -> str:
+    """A compact fixed-width text table, one block per metric, one row per predictor, a column per k.
+
+    Rounded (``digits`` per metric, default 2 / 3 / 4 decimals) so it reproduces in checked cells.
+    """
+    if not reports:
+        raise ValueError("reports is empty")
+    digits = {**_DIGITS, **(digits or {})}
+    width = max(len(n) for n in reports) + 2
+    lines = []
+    for metric in metrics:
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; choose from {METRICS}")
+        lines.append(f"{_LABELS[metric]:<{width}}" + "".join(f"{'k=' + str(k):>9}" for k in ks))
+        for name, rep in reports.items():
+            values = [rep.at(k)[metric] for k in ks]
+            cells = "".join(f"{'-' if np.isnan(v) else f'{v:.{digits[metric]}f}':>9}" for v in values)
+            lines.append(f"  {name:<{width - 2}}" + cells)
+    return "\n".join(lines)
+
+
+def plot_error_vs_horizon(reports: Mapping[str, HorizonReport], metric: str = "error_px", ax=None, logy=False):
+    """Curves of ``metric`` against horizon for several predictors on one axis; returns the axis.
+
+    Baselines are dashed and grey-ish so the models stand out; the empty frame is skipped for the
+    centroid error (it has no ball).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose from {METRICS}")
+    if ax is None:
+        _, ax = plt.subplots()
+    styles = {COPY_LAST: ("0.55", ":"), BOX_CENTRE: ("0.7", "--"), ORACLE: ("0.2", "--"), EMPTY: ("0.8", "-.")}
+    for name, rep in reports.items():
+        values = getattr(rep, metric)
+        if np.all(np.isnan(values)):
+            continue
+        if name in styles:
+            color, ls = styles[name]
+            ax.plot(rep.horizons, values, ls=ls, color=color, label=name)
+        else:
+            ax.plot(rep.horizons, values, marker="o", ms=3, label=name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("horizon k (frames after the context)")
+    ax.set_ylabel(_LABELS[metric])
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def side_by_side_html(true_frames, predicted: Mapping[str, np.ndarray], context_frames=None, scale: int = 4,
+                      fps: float = 6.0, caption: str | None = None):
+    """Animation: the true future next to each prediction, playing in JupyterLab and the static book.
+
+    ``true_frames`` ``(K, H, W)``, ``predicted`` maps a name to ``(K, H, W)``. With
+    ``context_frames`` ``(C, H, W)`` every panel first shows the context, so the viewer sees the
+    motion the model was given before it takes over.
+    """
+    from worldmodels.animation import video_html
+
+    true_frames = _to_numpy(true_frames)
+    if true_frames.ndim != 3:
+        raise ValueError(f"true_frames must have shape (K, H, W), got {true_frames.shape}")
+    videos, titles = [true_frames], ["truth"]
+    for name, frames in predicted.items():
+        frames = _to_numpy(frames)
+        if frames.shape != true_frames.shape:
+            raise ValueError(f"prediction {name!r} has shape {frames.shape}, expected {true_frames.shape}")
+        videos.append(frames)
+        titles.append(name)
+    if context_frames is not None:
+        context_frames = _to_numpy(context_frames)
+        if context_frames.ndim != 3 or context_frames.shape[1:] != true_frames.shape[1:]:
+            raise ValueError(f"context_frames must have shape (C, H, W) = (C, {true_frames.shape[1:]}), got {context_frames.shape}")
+        videos = [np.concatenate([context_frames, v]) for v in videos]
+    return video_html(videos, titles, scale=scale, fps=fps, caption=caption)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _to_numpy(x) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _check_context(context) -> np.ndarray:
+    context = _to_numpy(context)
+    if context.ndim != 4:
+        raise ValueError(f"context must have shape (B, C, H, W), got {context.shape}")
+    return context

@@ -1,0 +1,62 @@
+"""Checks that keep solutions, tests and generated exercises in step (run in CI and before grading).
+
+- every exercise in solutions/ has tests, and every tested exercise appears in solutions/;
+- the points of an exercise's tests add up to the points of its marker;
+- an exercise's id names its notebook's chapter (ex2.1 lives in 02_....ipynb);
+- each exercise cell is followed, before the next exercise, by a `check("<its id>")` cell.
+"""
+
+import re
+from pathlib import Path
+
+import nbformat
+
+from .grader import is_check_cell
+from .markers import exercises
+from .registry import all_tests, parse_id, repo_root, exercise_tests_dir
+
+
+def _check_calls(source: str) -> list[str]:
+    return re.findall(r"""check\(\s*["'](ex\d+\.\d+)["']""", source)
+
+
+def problems(solutions_dir: Path | None = None, tests_directory: Path | None = None) -> list[str]:
+    """Every inconsistency found, as readable sentences (an empty list means all is well)."""
+    solutions_dir = Path(solutions_dir or repo_root() / "solutions")
+    found, marked = [], {}
+    for path in sorted(solutions_dir.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        try:
+            exs = exercises(nb)
+        except ValueError as error:
+            found.append(f"{path.name}: {error}")
+            continue
+        number = re.match(r"^(\d+)_", path.name)
+        for ex in exs:
+            if ex.id in marked:
+                found.append(f"{ex.id} is marked in both {marked[ex.id][0]} and {path.name}")
+            marked[ex.id] = (path.name, ex.points)
+            if number and parse_id(ex.id)[0] != int(number.group(1)):
+                found.append(f"{path.name}: exercise {ex.id} belongs to chapter {parse_id(ex.id)[0]}, "
+                             f"not {int(number.group(1))}; rename it ex{int(number.group(1))}.N")
+        codes = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        for k, ex in enumerate(exs):
+            end = exs[k + 1].cell if k + 1 < len(exs) else len(nb.cells)
+            after = [src for i, src in codes if ex.cell < i < end]
+            if not any(ex.id in _check_calls(src) and is_check_cell(src) for src in after):
+                found.append(f"{path.name}: exercise {ex.id} (cell {ex.cell}) is not followed by a cell "
+                             f'`check("{ex.id}")` before the next exercise')
+    try:
+        tests = all_tests(tests_directory or exercise_tests_dir())
+    except Exception as error:  # a broken test module: say which
+        return found + [f"the exercise tests cannot be loaded: {type(error).__name__}: {error}"]
+    for ex_id, (name, points) in sorted(marked.items()):
+        if ex_id not in tests:
+            found.append(f"{name}: exercise {ex_id} has no tests in tests/exercises/ch{parse_id(ex_id)[0]:02d}.py")
+            continue
+        total = sum(t.points for t in tests[ex_id])
+        if abs(total - points) > 1e-9:
+            found.append(f"{name}: exercise {ex_id} is marked {points:g} points but its tests add up to {total:g}")
+    for ex_id in sorted(set(tests) - set(marked)):
+        found.append(f"tests exist for {ex_id} but no solutions notebook marks it")
+    return found
