@@ -23,6 +23,7 @@ help:
 	@echo "make execute    re-run every notebook and store its fresh outputs (authors)"
 	@echo "make exercises  regenerate exercises/ from solutions/"
 	@echo "make grade      grade exercises/ (or a class: make grade SUBMISSIONS=dir)"
+	@echo "make unit       the unit and grading tests only (quick)"
 	@echo "make bench      run the benchmarks in bench/"
 
 # --- set-up --------------------------------------------------------------------------------
@@ -41,12 +42,14 @@ book: $(STAMP)
 	@echo "Open $(BOOK_HTML)/index.html in a browser."
 
 # --- checks --------------------------------------------------------------------------------
+# WM_SLOW=1 also retrains the recorded reference world model and compares its metrics (~2 min).
 test: $(STAMP) browser
-	$(BIN)/pytest tests -q --ignore=tests/browser
+	WM_SLOW=1 $(BIN)/pytest tests -q --ignore=tests/browser
 	$(BIN)/pytest --nbval-lax -q notebooks solutions
 	$(MAKE) --no-print-directory book
 	$(BIN)/pytest -q tests/browser
 
+# The quick loop for authors: unit and grading tests, without retraining the reference world model.
 unit: $(STAMP)
 	$(BIN)/pytest tests -q --ignore=tests/browser
 
