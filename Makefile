@@ -14,7 +14,7 @@ SUBMISSIONS ?=
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: help setup book test unit notebooks book-check browser execute exercises grade lab bench clean
+.PHONY: help setup book test unit notebooks browser execute exercises grade lab bench clean
 
 help:
 	@echo "make book       build the HTML book from the notebooks' stored outputs ($(BOOK_HTML)/index.html)"
