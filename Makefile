@@ -66,7 +66,7 @@ browser:
 # --- authoring -----------------------------------------------------------------------------
 execute: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.timeout=900 $(NOTEBOOKS) $(SOLUTIONS)
+		--ExecutePreprocessor.timeout=900 --ExecutePreprocessor.record_timing=False $(NOTEBOOKS) $(SOLUTIONS)
 
 exercises: $(STAMP)
 	$(BIN)/python -m worldmodels.grading generate

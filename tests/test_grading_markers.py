@@ -52,6 +52,13 @@ def test_student_notebook_clears_outputs_and_keeps_everything_else():
     assert [e.id for e in exercises(out)] == ["ex9.1"]
 
 
+def test_run_timestamps_are_not_copied_into_exercises():
+    cell = new_code_cell(SOLVED, execution_count=1, metadata={"execution": {"iopub.execute_input": "2026-01-01"}, "tags": ["x"]})
+    out = student_notebook(new_notebook(cells=[cell]))
+    assert "execution" not in out.cells[0].metadata, "a new run of the solutions must not make exercises/ stale"
+    assert out.cells[0].metadata["tags"] == ["x"]
+
+
 def test_a_region_outside_an_exercise_cell_is_rejected():
     nb = new_notebook(cells=[new_code_cell("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION")])
     with pytest.raises(ValueError, match="no '# EXERCISE"):

@@ -96,6 +96,9 @@ def student_notebook(solutions):
                                  "put the solution region inside a function body") from error
         cell.outputs = []
         cell.execution_count = None
+        # Timestamps of the last run of the solutions say nothing to a learner and would make the
+        # generated notebooks change with every `make execute`.
+        cell.metadata.pop("execution", None)
     return nb
 
 
