@@ -48,7 +48,7 @@ def main() -> dict:
 
     reports = ev.evaluate({"model": nf.as_predictor(model)}, test, CONTEXT, HORIZON)
     print(ev.report_table({"teacher forcing only": tf_report, **reports}, ks=KS))
-    result = {"train_seconds": round(train_seconds, 1), "params": nf.n_params(model), "n_test": len(test)}
+    result = {"train_seconds": round(train_seconds, 1), "params": nf.n_parameters(model), "n_test": len(test)}
     for k in KS:
         result[f"k{k}"] = {
             "model_error_px": round(reports["model"].at(k)["error_px"], 3),

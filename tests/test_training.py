@@ -48,3 +48,9 @@ def test_bad_arguments_raise():
     bad = lambda m, b: m(b[0]).sum() * float("nan")
     with pytest.raises(ValueError, match="learning rate"):
         train(model, bad, batch_sampler(torch.zeros(4, 1), batch_size=2), TrainConfig(steps=2), progress=False)
+
+
+def test_n_parameters_counts_weights_and_biases():
+    from worldmodels.training import n_parameters
+
+    assert n_parameters(torch.nn.Linear(3, 2)) == 3 * 2 + 2

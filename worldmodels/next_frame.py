@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from worldmodels.training import History, TrainConfig, train
+from worldmodels.training import History, TrainConfig, n_parameters, train
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,6 @@ class ConvPredictor(nn.Module):
             )
         cells = F.pixel_unshuffle(frames, cfg.patch)  # (B, n_input * p^2, H/p, W/p)
         return F.pixel_shuffle(self.net(cells), cfg.patch)[:, 0]  # (B, H, W)
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def rollout(model: ConvPredictor, context: torch.Tensor, horizon: int) -> torch.Tensor:

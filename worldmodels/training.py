@@ -13,6 +13,12 @@ import torch
 from tqdm.auto import tqdm
 
 
+
+def n_parameters(model: torch.nn.Module) -> int:
+    """Number of trainable numbers in a model."""
+    return sum(p.numel() for p in model.parameters())
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 1000

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .physics import WorldConfig, random_actions, simulate
+from .training import n_parameters
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 REFERENCE_CHECKPOINT = CHECKPOINT_DIR / "world_model.pt"
@@ -170,10 +171,6 @@ class WorldModel(nn.Module):
     def predict(self, context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Context frames (B, C, H, W) and the pushes a_C-1 .. a_C+K-2 (B, K, 2) -> imagined frames C .. C+K-1 (B, K, H, W)."""
         return self.decode(self.imagine(self.encode(context), actions))
-
-
-def n_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 # ------------------------------------------------------------------------------------------------ the loss
