@@ -66,7 +66,8 @@ browser:
 # --- authoring -----------------------------------------------------------------------------
 execute: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.timeout=900 --ExecutePreprocessor.record_timing=False $(NOTEBOOKS) $(SOLUTIONS)
+		--ExecutePreprocessor.timeout=900 --ExecutePreprocessor.record_timing=False \
+		--ExecutePreprocessor.store_widget_state=False $(NOTEBOOKS) $(SOLUTIONS)
 
 exercises: $(STAMP)
 	$(BIN)/python -m worldmodels.grading generate

@@ -29,3 +29,12 @@ def test_threads_are_fixed():
 def test_bad_thread_count():
     with pytest.raises(ValueError, match="threads"):
         seed_everything(0, threads=0)
+
+
+def test_omp_num_threads_caps_the_thread_count(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    seed_everything(0)
+    assert torch.get_num_threads() == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    seed_everything(0)
+    assert torch.get_num_threads() == min(2, __import__("os").cpu_count())
