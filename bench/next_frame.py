@@ -27,6 +27,7 @@ from worldmodels import evaluation as ev  # noqa: E402
 from worldmodels import next_frame as nf  # noqa: E402
 from worldmodels.data import CANONICAL, make_split  # noqa: E402
 from worldmodels.repro import seed_everything  # noqa: E402
+from worldmodels.training import n_parameters  # noqa: E402
 
 CONTEXT, HORIZON, KS = 10, 20, (1, 5, 10, 20)
 
@@ -48,7 +49,7 @@ def main() -> dict:
 
     reports = ev.evaluate({"model": nf.as_predictor(model)}, test, CONTEXT, HORIZON)
     print(ev.report_table({"teacher forcing only": tf_report, **reports}, ks=KS))
-    result = {"train_seconds": round(train_seconds, 1), "params": nf.n_parameters(model), "n_test": len(test)}
+    result = {"train_seconds": round(train_seconds, 1), "params": n_parameters(model), "n_test": len(test)}
     for k in KS:
         result[f"k{k}"] = {
             "model_error_px": round(reports["model"].at(k)["error_px"], 3),

@@ -86,7 +86,7 @@ def test_exercise_notebooks_run_up_to_their_first_stub():
 
 
 def test_check_cells_are_recognised():
-    assert is_check_cell('# NBVAL_CHECK_OUTPUT\ncheck("ex1.1")')
+    assert is_check_cell('# run the tests\ncheck("ex1.1")')
     assert not is_check_cell('check("ex1.1")\nx = 1')
     assert not is_check_cell("def check(x):\n    pass")
 
@@ -106,6 +106,9 @@ def test_corpus_of_broken_submissions(tmp_path, monkeypatch):
     assert list(scratch.iterdir()) == [], "the grader must leave no temporary files behind"
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["student", "exercise", "points", "max", "status", "reason"]
+    log = [r for r in rows if r["student"] == "_run"]
+    assert [r["exercise"] for r in log] == ["sandbox"] and log[0]["reason"], "grades.csv logs the sandbox used"
+    rows = [r for r in rows if r["student"] != "_run"]
     got = {(r["student"], r["exercise"]): r for r in rows}
     assert len(got) == len(rows) == 3 * len(want)
     problems = []
@@ -137,7 +140,8 @@ def test_grade_prints_a_table(tmp_path, capsys):
     assert "ex1.1     4       4    passed" in out
     total = sum(e.points for exs in course_exercises().values() for e in exs)
     ch1 = sum(e.points for e in course_exercises()[corpus.NAME])
-    assert out.strip().splitlines()[-1] == f"total {ch1:g} / {total:g} points"
+    assert out.strip().splitlines()[-2] == f"total {ch1:g} / {total:g} points"
+    assert "sandbox" in out.strip().splitlines()[-1].lower(), "the run says which sandbox it used"
 
 
 def test_a_notebook_that_keeps_crashing_is_given_up_on(expected, tmp_path):
@@ -153,10 +157,15 @@ def test_a_notebook_that_keeps_crashing_is_given_up_on(expected, tmp_path):
 
 
 def test_broken_grading_tests_are_a_grader_error(tmp_path, capsys):
-    tests = tmp_path / "tests"
-    tests.mkdir()
+    tests, solutions = tmp_path / "tests", tmp_path / "solutions"
+    tests.mkdir(), solutions.mkdir()
+    shutil.copy(ROOT / "solutions" / corpus.NAME, solutions / corpus.NAME)
     (tests / "ch01.py").write_text("this is not python\n")
-    assert main(["--tests", str(tests), "grade", str(ROOT / "solutions"), "--cell-timeout", "5"]) == 2
+    assert main(["--tests", str(tests), "--solutions", str(solutions), "grade", str(ROOT / "solutions"),
+                 "--cell-timeout", "5"]) == 2
     captured = capsys.readouterr()
     assert "the exercise tests cannot be loaded" in captured.err
     assert "grader-error" in captured.out and "could not start" in captured.out
+    (tests / "ch01.py").unlink()  # no test module at all: the grader says so before grading anyone
+    assert main(["--tests", str(tests), "--solutions", str(solutions), "grade", str(ROOT / "solutions")]) == 2
+    assert "cannot find the exercise tests" in capsys.readouterr().err

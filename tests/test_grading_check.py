@@ -149,3 +149,102 @@ def test_module_guard_undoes_patches():
     assert np.allclose is original_allclose and abs(-2) == 2 and sys.getrecursionlimit() == limit
     assert sys.modules["worldmodels.grading"].check is check
     assert {"numpy.allclose", "builtins.abs", "sys.modules['worldmodels.grading']"} <= set(changed)
+
+
+def test_check_has_the_graders_time_limit_for_the_whole_exercise(capsys):
+    import inspect
+    import time
+
+    from worldmodels.grading.checker import EXERCISE_TIMEOUT_S
+    from worldmodels.grading.grader import Limits
+
+    assert inspect.signature(check).parameters["timeout"].default == EXERCISE_TIMEOUT_S == Limits().exercise_s
+
+    def slow(frame):
+        time.sleep(0.25)
+        raise ValueError("slow")
+
+    check("ex1.3", ns={"centroid": slow}, timeout=0.4)  # 4 tests of 0.25 s each: 0.4 s for all of them
+    out = capsys.readouterr().out
+    assert "TIMEOUT" in out and "ran past 0.4 s in all (the grader's limit)" in out
+
+
+def _notebook(tmp_path, cells):
+    import json
+
+    path = tmp_path / "01_x.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "source": source, "execution_count": count, "metadata": {}, "outputs": []}
+        for source, count in cells]}))
+    return path
+
+
+def test_state_warnings_find_what_a_top_to_bottom_run_would_not_do(tmp_path):
+    from worldmodels.grading.state import warnings
+
+    exercise = "# EXERCISE ex1.2 (3 points)\ndef kinetic_energy(v):\n    return 0.5 * scale(v)"
+    path = _notebook(tmp_path, [("import numpy as np", 1), ("x = helper(2)", 4), ("def helper(v):\n    return v", 3),
+                                (exercise, 5), ("def scale(v):\n    return v", 6), ('check("ex1.2")', 7)])
+    history = ["", "import numpy as np", "def helper(v): ...", "x = helper(2)", exercise.replace("0.5", "0.25"),
+               "def scale(v): ...", 'check("ex1.2")', 'check("ex1.2")']  # this kernel's In: 7 cells run
+    found = "\n".join(warnings("ex1.2", {"__session__": str(path), "In": history}))
+    assert "out of order: code cell 3 ran before code cell 2" in found
+    assert "`helper` is used in code cell 2 but first defined in code cell 3" in found
+    assert "scale" not in found, "a function may use a name defined further down: the tests run after all cells"
+    assert "differs from the version the kernel last ran" in found
+    clean = _notebook(tmp_path, [("import numpy as np", 1), (exercise, 2), ("def scale(v):\n    return v", 3),
+                                 ('check("ex1.2")', 4)])
+    assert warnings("ex1.2", {"__session__": str(clean), "In": ["", exercise]}) == []
+    stale = _notebook(tmp_path, [("import numpy as np", 9), (exercise, 8), ('check("ex1.2")', 10)])
+    assert warnings("ex1.2", {"__session__": str(stale), "In": ["", exercise]}) == [], \
+        "counts saved in an earlier session (higher than this kernel's) say nothing about this one"
+
+
+def test_check_prints_the_state_warnings_and_the_advice(tmp_path, capsys):
+    path = _notebook(tmp_path, [("y = later\n", 2), ("later = 1", 1), ('check("ex1.1")', 3)])
+    check("ex1.1", ns={"reflect": reflect, "__session__": str(path)})
+    out = capsys.readouterr().out
+    assert out.startswith("ex1.1: all 4 tests passed")
+    assert "warning: cells ran out of order" in out and "restart the kernel and run all cells" in out
+
+
+def test_frozen_imports_and_a_sealed_guard():
+    import numpy
+
+    from worldmodels.grading.guard import FrozenImports, ModuleGuard
+
+    frozen, guard = FrozenImports(), ModuleGuard()
+    with pytest.raises(AttributeError, match="cannot be changed"):
+        guard.saved = ()  # what a notebook that walked the frames up to the guard would try
+    ns = frozen.namespace()
+    exec("import numpy as np\nfrom numpy import allclose\nimport numpy.linalg as la", ns)
+    original, norm = numpy.allclose, numpy.linalg.norm
+    try:
+        numpy.allclose = lambda *a, **k: True  # rebinding after the snapshot (a learner's function, mid-test)
+        numpy.linalg.norm = lambda *a, **k: 0.0
+        assert ns["np"].allclose is original and ns["allclose"] is original
+        assert ns["np"].linalg.norm is norm and ns["la"].norm is norm
+    finally:
+        numpy.allclose, numpy.linalg.norm = original, norm
+
+
+def test_the_answer_gate_lets_only_the_tests_call_the_answer():
+    from worldmodels import physics
+    from worldmodels.grading.answers import AnswerGate, AnswerUnavailable, GuardedNamespace
+
+    code = compile("def expected(v):\n    return physics.kinetic_energy(v)\n", "<a test module>", "exec")
+    scope = {"physics": physics}
+    exec(code, scope)
+    gate, v = AnswerGate(), np.ones((1, 2, 1, 2))
+    gate.block("ex1.2", ["worldmodels.physics.kinetic_energy"], {code, scope["expected"].__code__})
+    try:
+        assert scope["expected"](v).shape == (1, 2), "the tests may compute the expected value with it"
+        with pytest.raises(AnswerUnavailable, match="course's own answer to ex1.2"):
+            physics.kinetic_energy(v)  # from anywhere else: refused
+        with pytest.raises(AnswerUnavailable):
+            GuardedNamespace({"kinetic_energy": physics.kinetic_energy})["kinetic_energy"]  # the answer, imported
+        assert GuardedNamespace({"kinetic_energy": len})["kinetic_energy"] is len
+    finally:
+        called = gate.unblock()
+    assert called == ["worldmodels.physics.kinetic_energy"]
+    assert physics.kinetic_energy(v).shape == (1, 2), "unblocked after the exercise"

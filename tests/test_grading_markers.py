@@ -103,10 +103,13 @@ def test_consistency_checks_catch_mistakes(tmp_path):
     (tests / "ch09.py").write_text(
         "from worldmodels.grading import exercise_test\n"
         "@exercise_test('ex9.1', points=1)\ndef t1(ns):\n    assert ns['double'](2) == 4\n"
-        "@exercise_test('ex9.3', points=1)\ndef t3(ns):\n    pass\n")
+        "@exercise_test('ex9.3', points=1)\ndef t3(ns):\n    pass\n"
+        "P = 1\n@exercise_test('ex9.3', points=P)\ndef t4(ns):\n    pass\n")
     found = "\n".join(problems(solutions, tests))
     assert "ex9.1 is marked 2 points but its tests add up to 1" in found
     assert 'ex9.1 (cell 0) is not followed by a cell `check("ex9.1")`' in found
     assert "ex8.2 belongs to chapter 8, not 9" in found
     assert "ex8.2 has no tests" in found
     assert "tests exist for ex9.3 but no solutions notebook marks it" in found
+    assert "the tests of ex9.3 are not all plain functions decorated with literal" in found
+    assert "exercise ex9.1 has no entry in ANSWERS" in found

@@ -57,17 +57,6 @@ def test_rollout_loss_is_teacher_forcing_for_one_step_and_backpropagates_through
         nf.rollout_loss(model, window[:, :2])
 
 
-def test_window_sampler_returns_consecutive_frames():
-    frames = torch.arange(4 * 7, dtype=torch.float32).reshape(4, 7, 1, 1).expand(4, 7, 2, 2).contiguous()
-    batch = nf.window_sampler(frames, 3, 16)(torch.Generator().manual_seed(0))
-    assert batch.shape == (16, 3, 2, 2)
-    first = batch[:, :, 0, 0]
-    assert torch.all(first[:, 1:] - first[:, :-1] == 1)  # consecutive
-    assert torch.all(first[:, 0] % 7 <= 4)  # never runs past the end of a sequence
-    with pytest.raises(ValueError):
-        nf.window_sampler(frames, 8, 2)
-
-
 def test_fit_learns_something_quickly():
     torch.manual_seed(0)
     videos = make_split("train", 64, 12, seed=0)

@@ -1,14 +1,19 @@
 """Every committed notebook carries the outputs a fresh run produces.
 
-nbval (run by `make test`) re-executes notebooks and compares the cells marked NBVAL_CHECK_OUTPUT,
-but it passes vacuously on a notebook saved without outputs. These tests close that gap and keep the
-repository light.
+nbval (run by `make test`) re-executes notebooks and compares the cells tagged nbval-check-output
+(exactly) or nbval-tolerance (within the cell's measured tolerance, tests/nbval_tolerance.py), but it
+passes vacuously on a notebook saved without outputs. These tests close that gap and keep the
+repository light and its diffs quiet (no widget state, no timings).
 """
+
+import json
 
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from nbval_tolerance import TAG_EXACT, TAG_TOLERANCE, check_tolerance
 
 ROOT = Path(__file__).resolve().parents[1]
 STORED = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -60,8 +65,35 @@ def test_execution_is_in_order(path):
 
 @pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
 def test_stated_numbers_are_checked(path):
-    checked = [c for c in _code_cells(path) if c.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT")]
-    assert checked, f"{path.name} has no cell marked # NBVAL_CHECK_OUTPUT: nothing proves its numbers"
+    cells = _code_cells(path)
+    checked = [c for c in cells if {TAG_EXACT, TAG_TOLERANCE} & set(c.metadata.get("tags", []))]
+    assert checked, f"{path.name} has no cell tagged {TAG_EXACT} or {TAG_TOLERANCE}: nothing proves its numbers"
+    markers = [i for i, c in enumerate(cells) if "NBVAL_" in c.source]
+    assert not markers, f"{path.name}: code cells {markers} use an NBVAL_ comment; use the cell tags instead"
+    for i, cell in enumerate(cells):
+        tags = cell.metadata.get("tags", [])
+        if TAG_TOLERANCE in tags:
+            assert TAG_EXACT not in tags, f"{path.name} code cell {i} is tagged both exact and tolerance"
+            check_tolerance(cell.metadata.get("tolerance"))
+        else:
+            assert "tolerance" not in cell.metadata, f"{path.name} code cell {i} has a tolerance but no {TAG_TOLERANCE} tag"
+
+
+@pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
+def test_quiet_diffs_no_widget_state_and_no_timings(path):
+    nb = json.loads(path.read_text())
+    assert "widgets" not in nb["metadata"], f"{path.name} stores widget state: run `make execute`"
+    timed = [i for i, c in enumerate(nb["cells"]) if "execution" in c.get("metadata", {})]
+    assert not timed, f"{path.name} stores execution timings in cells {timed[:5]}: run `make execute`"
+    widget_outputs = [
+        i for i, c in enumerate(nb["cells"]) for out in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+    ]
+    assert not widget_outputs, (
+        f"{path.name}: cells {widget_outputs} store a live widget that the static book cannot show; use "
+        "worldmodels.progress.progress_bar; an interactive cell is tagged remove-output, shows a static equivalent "
+        "next to it, and `make execute` drops its live view (tests/tidy_notebooks.py)"
+    )
 
 
 @pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
@@ -78,3 +110,14 @@ def test_chapter_has_goal_exercises_and_summary(path):
     text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
     for heading in ("Goal", "Exercises", "Summary"):
         assert heading in text, f"{path.name} lacks a '{heading}' section"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_every_figure_has_alt_text(path):
+    """The book's <img> alt text comes from the cell metadata mystnb.image.alt (myst-nb)."""
+    missing = [
+        i for i, cell in enumerate(_code_cells(path))
+        if any("image/png" in out.get("data", {}) for out in cell.outputs)
+        and not cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "").strip()
+    ]
+    assert not missing, f"{path.name}: code cells {missing} draw a figure without alt text (metadata mystnb.image.alt)"

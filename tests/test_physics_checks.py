@@ -1,12 +1,17 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
 from worldmodels.data import CANONICAL, make_split
 from worldmodels.physics_checks import (
+    COLUMN_LABELS,
+    TOLERANCES,
     bounce_angles,
     check_rollouts,
     displacements,
     free_flight_mask,
+    free_flight_speed,
     law_metrics,
     verdict_table,
 )
@@ -56,8 +61,14 @@ def test_free_flight_excludes_steps_next_to_a_bounce():
 
 def test_verdict_table_and_bad_inputs(videos):
     laws = check_rollouts(videos.frames[:, 10:30], videos)
-    table = verdict_table({"in-distribution": laws["model"]}, errors={"in-distribution": 0.5})
-    assert "in-distribution" in table and "ok" in table
+    faded = dataclasses.replace(laws["model"], mass_bias=-0.4, speed_bias=0.2)
+    table = verdict_table({"in-distribution": laws["model"], "faded": faded}, errors={"in-distribution": 0.5})
+    assert list(table.index) == ["in-distribution", "faded"]
+    assert list(table.columns) == ["error k=10 (px)", *(COLUMN_LABELS[name] for name in TOLERANCES), "laws broken"]
+    assert table.loc["in-distribution", "laws broken"] == "none"
+    assert table.loc["faded", "laws broken"] == "speed, mass"
+    assert table.loc["faded", "mass bias"] == -0.4  # signed: the imagined ball has 40 % too little ink
+    assert np.isnan(table.loc["faded", "error k=10 (px)"])
     with pytest.raises(ValueError, match="one ball"):
         three = make_split("more_balls", 2, 30, CANONICAL, seed=0)
         check_rollouts(three.frames[:, 10:30], three)
@@ -66,3 +77,9 @@ def test_verdict_table_and_bad_inputs(videos):
         check_rollouts(pushed.frames[:, 10:30], pushed)
     with pytest.raises(ValueError, match="true_speed"):
         law_metrics(np.zeros((2, 5, 2)), np.array([1.0]))
+
+
+def test_free_flight_speed_ignores_the_steps_next_to_a_bounce():
+    positions = np.cumsum(np.array([[[0, 0], [1, 1], [1, 1], [-1, 1], [-1, 1], [-1, 1], [-1, 1]]], dtype=float), axis=1)
+    assert free_flight_speed(positions) == pytest.approx([np.sqrt(2)])
+    assert np.isnan(free_flight_speed(positions[:, :3]))[0]  # no step qualifies

@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from worldmodels.plotting import COURSE_STYLE, show_frames, use_course_style
+from worldmodels.plotting import COURSE_STYLE, plot_loss_curves, show_frames, use_course_style
 
 
 def test_style_is_applied():
@@ -25,3 +25,21 @@ def test_show_frames_rejects_bad_shapes():
         show_frames(np.zeros((8, 8)))
     with pytest.raises(ValueError, match="titles"):
         show_frames(np.zeros((2, 8, 8)), titles=["one"])
+
+
+def test_plot_loss_curves_draws_raw_smoothed_and_validation():
+    from worldmodels.training import History
+
+    history = History(steps=list(range(40)), train_loss=list(np.linspace(2, 1, 40)), val_steps=[0, 39], val_loss=[2.0, 1.1])
+    ax = plot_loss_curves({"run": history, "plain": np.linspace(3, 2, 30)}, window=10, logy=True)
+    assert len(ax.lines) == 5  # two raw, two smoothed, one set of validation points
+    assert len(ax.lines[1].get_xdata()) == 31 and ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="empty"):
+        plot_loss_curves({})
+
+
+def test_show_frames_labels_rows():
+    axes = show_frames(np.zeros((6, 8, 8)), ncols=3, row_labels=["truth", "model"])
+    assert axes[3].get_ylabel() == "model"
+    with pytest.raises(ValueError, match="row labels"):
+        show_frames(np.zeros((6, 8, 8)), ncols=3, row_labels=["one"])

@@ -59,3 +59,13 @@ def test_bad_arguments_raise(args, message):
         render(*args)
     with pytest.raises(ValueError, match="dtype"):
         render(np.zeros((1, 2)), 3.0, 8, dtype=np.int32)
+
+
+def test_render_torch_matches_render():
+    import torch
+
+    from worldmodels.render import render_torch
+
+    positions = np.random.default_rng(0).uniform(3, 29, size=(4, 6, 2, 2))
+    ours = render_torch(torch.from_numpy(positions).float(), 3.0, 32).numpy()
+    assert np.abs(ours - render(positions, 3.0, 32)).max() < 1e-5

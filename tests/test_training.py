@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from worldmodels.training import TrainConfig, batch_sampler, learning_rate, train
+from worldmodels.training import TrainConfig, batch_sampler, learning_rate, train, validation_loss
 
 
 def test_training_fits_a_line_and_records_history():
@@ -54,3 +54,24 @@ def test_n_parameters_counts_weights_and_biases():
     from worldmodels.training import n_parameters
 
     assert n_parameters(torch.nn.Linear(3, 2)) == 3 * 2 + 2
+
+
+def test_batch_sampler_windows_are_consecutive_and_aligned():
+    frames = torch.arange(4 * 7, dtype=torch.float32).reshape(4, 7, 1, 1).expand(4, 7, 2, 2).contiguous()
+    labels = torch.arange(4 * 7).reshape(4, 7)
+    batch, lab = batch_sampler(frames, labels, batch_size=16, window=3)(torch.Generator().manual_seed(0))
+    assert batch.shape == (16, 3, 2, 2) and lab.shape == (16, 3)
+    first = batch[:, :, 0, 0]
+    assert torch.all(first[:, 1:] - first[:, :-1] == 1)  # consecutive
+    assert torch.all(first[:, 0] % 7 <= 4)  # never runs past the end of a sequence
+    assert torch.equal(first.long(), lab)  # the same rows and steps in every tensor
+    with pytest.raises(ValueError, match="window"):
+        batch_sampler(frames, batch_size=2, window=8)
+
+
+def test_validation_loss_runs_in_eval_mode_and_restores_the_mode():
+    model = torch.nn.Sequential(torch.nn.Dropout(0.5))
+    x = torch.ones(100)
+    model.train()
+    assert validation_loss(model, lambda m, b: m(b).sum(), x) == 100.0  # dropout off
+    assert model.training

@@ -1,3 +1,4 @@
+import dataclasses
 import os
 
 import numpy as np
@@ -5,35 +6,24 @@ import pytest
 import torch
 
 from worldmodels.data import CANONICAL, make_split
-from worldmodels.render import render
-from worldmodels.world_model import (
-    REFERENCE_CHECKPOINT,
-    TRAIN_WORLD,
-    Predictor,
-    TrainConfig,
-    WorldModel,
-    WorldModelConfig,
-    configs_from_record,
-    load,
-    load_record,
-    n_parameters,
-    render_torch,
-    rollout_loss,
-    save,
-    train,
-)
+from worldmodels.data import TRAIN_WORLD
+from worldmodels.reference_run import REFERENCE_CHECKPOINT, load, load_record, save
+from worldmodels.training import TrainConfig, n_parameters
+from worldmodels.world_model import WorldModel, WorldModelConfig, as_predictor, rollout_loss
+from worldmodels.world_model_training import TrainingRecipe, configs_from_record, record_configs, train_world_model
 
 TINY = WorldModelConfig(context=3, latent=8, enc_hidden=16, dyn_hidden=16, dec_hidden=16)
-TINY_TRAIN = TrainConfig(steps=6, batch_size=8, rollout=4, decoded_steps=2, warmup=2, pool_sequences=16, pool_frames=12)
+TINY_RECIPE = TrainingRecipe(optim=TrainConfig(steps=6, lr=3e-3, warmup_steps=2, min_lr_fraction=0.0), batch_size=8,
+                             rollout_steps=4, decoded_steps=2, pool_sequences=16, pool_frames=12)
 
 
 def test_configs_reject_bad_values():
     with pytest.raises(ValueError, match="latent"):
         WorldModelConfig(latent=0)
     with pytest.raises(ValueError, match="decoded_steps"):
-        TrainConfig(rollout=4, decoded_steps=5)
+        TrainingRecipe(rollout_steps=4, decoded_steps=5)
     with pytest.raises(ValueError, match="action_fraction"):
-        TrainConfig(action_fraction=1.5)
+        TrainingRecipe(action_fraction=1.5)
 
 
 def test_shapes_of_encode_imagine_decode():
@@ -77,15 +67,9 @@ def test_rollout_loss_matches_a_hand_computation():
         rollout_loss(model, frames, actions[:, :5])
 
 
-def test_render_torch_matches_the_course_renderer():
-    positions = np.random.default_rng(0).uniform(3, 29, size=(4, 6, 2, 2))
-    ours = render_torch(torch.from_numpy(positions).float(), 3.0, 32).numpy()
-    assert np.abs(ours - render(positions, 3.0, 32)).max() < 1e-5
-
-
 def test_predictor_follows_the_harness_interface():
     torch.manual_seed(0)
-    predictor = Predictor(WorldModel(TINY))
+    predictor = as_predictor(WorldModel(TINY))
     videos = make_split("val", 3, 14, CANONICAL, with_actions=True, seed=0)
     out = predictor(videos.frames[:, :10], videos.actions, 4)
     assert out.shape == (3, 4, 32, 32) and out.dtype == np.float32
@@ -97,18 +81,24 @@ def test_predictor_follows_the_harness_interface():
 
 def test_training_is_deterministic_and_learns():
     torch.set_num_threads(2)
-    first = train(TINY, TINY_TRAIN, progress=False)
-    second = train(TINY, TINY_TRAIN, progress=False)
-    assert first.losses == second.losses
-    longer = train(TINY, TrainConfig(**{**TINY_TRAIN.__dict__, "steps": 40, "lr": 1e-2}), progress=False)
-    assert np.mean(longer.losses[-5:]) < 0.5 * np.mean(longer.losses[:5])
+    _, first = train_world_model(TINY, TINY_RECIPE, progress=False)
+    _, second = train_world_model(TINY, TINY_RECIPE, progress=False)
+    assert first.train_loss == second.train_loss
+    longer = dataclasses.replace(TINY_RECIPE, optim=dataclasses.replace(TINY_RECIPE.optim, steps=40, lr=1e-2))
+    _, history = train_world_model(TINY, longer, progress=False)
+    assert np.mean(history.train_loss[-5:]) < 0.5 * np.mean(history.train_loss[:5])
+
+
+def test_configs_survive_the_json_record():
+    import json
+
+    record = json.loads(json.dumps(record_configs(TINY, TINY_RECIPE, TRAIN_WORLD)))
+    assert configs_from_record(record) == (TINY, TINY_RECIPE, TRAIN_WORLD)
 
 
 def test_train_rejects_a_world_of_another_size():
-    import dataclasses
-
     with pytest.raises(ValueError, match="size"):
-        train(TINY, TINY_TRAIN, world=dataclasses.replace(TRAIN_WORLD, size=24), progress=False)
+        train_world_model(TINY, TINY_RECIPE, world=dataclasses.replace(TRAIN_WORLD, size=24), progress=False)
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -132,7 +122,7 @@ def _reference_metrics(model, record):
 
     ev = record["evaluation"]
     videos = make_split(ev["split"], ev["n_sequences"], ev["context"] + ev["horizon"], CANONICAL, with_actions=False, seed=ev["seed"])
-    reports = evaluate({"world model": Predictor(model)}, videos, context=ev["context"], horizon=ev["horizon"], baselines=False)
+    reports = evaluate({"world model": as_predictor(model)}, videos, context=ev["context"], horizon=ev["horizon"], baselines=False)
     return {str(k): float(reports["world model"].at(k)["error_px"]) for k in (1, 5, 10, 20)}
 
 
@@ -150,10 +140,10 @@ def test_reference_checkpoint_is_small_and_reproduces_its_record():
 @pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="retrains the reference run (~1.5 min on 2 quiet cores); set WM_SLOW=1")
 def test_training_code_reproduces_the_reference_metrics():
     record = load_record()
-    model_config, train_config, world = configs_from_record(record)
+    model_config, recipe, world = configs_from_record(record)
     torch.set_num_threads(2)
-    result = train(model_config, train_config, world, progress=False)
-    measured = _reference_metrics(result.model, record)
+    model, _ = train_world_model(model_config, recipe, world, progress=False)
+    measured = _reference_metrics(model, record)
     for k, value in measured.items():
         recorded = record["metrics"]["model_error_px"][k]
         # same code, seed and thread count: equal up to float16 storage and platform rounding

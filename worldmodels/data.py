@@ -95,3 +95,24 @@ def make_split(split: str = "train", n_sequences: int = 1000, n_frames: int = 30
     traj = simulate(world, n_sequences, n_frames, rng=np.random.default_rng(state_seq), actions=actions)
     frames = render(traj.positions, world.radius, world.size)
     return BallVideos(frames, traj.positions, traj.velocities, traj.actions, world)
+
+
+# The training world of the world model (chapters 5 and 6): the canonical speeds 2-3 px/frame with the band
+# 2.4-2.6 held out, so that the band can test interpolation (Kang et al. 2024's "in the gaps of the training data").
+INTERPOLATION_BAND = (2.4, 2.6)
+TRAIN_WORLD = WorldConfig(speed_ranges=((2.0, INTERPOLATION_BAND[0]), (INTERPOLATION_BAND[1], 3.0)))
+
+
+def generalization_splits(n_sequences: int = 256, n_frames: int = 30, seed: int = 0) -> dict[str, BallVideos]:
+    """Test splits in the framing of Kang et al. 2024, name -> BallVideos (no pushes):
+    "in-distribution" (TRAIN_WORLD), "interpolation" (the held-out speed band INTERPOLATION_BAND),
+    and the extrapolation splits of OOD_SPLITS (slower, faster, other radii, more balls)."""
+    splits = {
+        "in-distribution": make_split("test", n_sequences, n_frames, TRAIN_WORLD, seed=seed),
+        "interpolation": make_split(
+            "test", n_sequences, n_frames, dataclasses.replace(CANONICAL, speed_ranges=(INTERPOLATION_BAND,)), seed=seed + 1
+        ),
+    }
+    for name in OOD_SPLITS:
+        splits[name] = make_split(name, n_sequences, n_frames, CANONICAL, seed=seed)
+    return splits

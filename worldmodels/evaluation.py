@@ -30,7 +30,8 @@ Baselines (added by :func:`evaluate` when ``baselines=True``):
 
 - ``"copy last frame"``: repeat the last context frame (a model that learned nothing about motion);
 - ``"box centre"``: every ball drawn at the centre of the box (the best guess knowing nothing);
-- ``"oracle"``: hand-coded physics from the true context *positions* (:func:`oracle_positions`):
+- ``"oracle"``: hand-coded physics from the true context *positions*
+  (:func:`worldmodels.oracle.oracle_positions`):
   the velocity from the last true positions (bounces in between accounted for), then constant
   velocity plus exact wall reflection and the known pushes, ignoring ball–ball collisions; exact
   for one ball without actions;
@@ -42,15 +43,15 @@ same decoding as every model, so all rows of a report are measured the same way.
 
 The pieces are public for scoring your own arrays: :func:`score_frames` (predictions you already
 have), :func:`centroid_error`, :func:`wrong_pixel_fraction`, :func:`pixel_mse`,
-:func:`oracle_positions`; and for presenting: :func:`report_table` (text for checked notebook
-cells), :func:`plot_error_vs_horizon`, :func:`side_by_side_html`. Several balls are decoded with
+:func:`worldmodels.oracle.oracle_positions`; and for presenting: :func:`report_table` (a pandas
+DataFrame for checked notebook cells), :func:`plot_error_vs_horizon`, :func:`side_by_side_html`. Several balls are decoded with
 weighted k-means (:func:`worldmodels.centroid.centroids`), so overlapping balls add decoding error.
 
 Typical use::
 
     videos = make_split("test", 256, 30, CANONICAL, with_actions=False, seed=0)
     reports = evaluate({"conv net": model_predictor}, videos, context=10, horizon=20)
-    print(report_table(reports))
+    report_table(reports)  # a DataFrame: the last expression of a notebook cell
     plot_error_vs_horizon(reports)
 """
 
@@ -62,7 +63,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from worldmodels.centroid import centroids, match_error
-from worldmodels.physics import apply_push
+from worldmodels.oracle import oracle_positions
 from worldmodels.render import render
 
 Predictor = Callable[[np.ndarray, "np.ndarray | None", int], np.ndarray]
@@ -181,101 +182,6 @@ def empty_frame(context, actions, horizon: int) -> np.ndarray:
     return np.zeros((b, horizon, h, w), dtype=np.float32)
 
 
-def reflect(u, low: float, high: float) -> np.ndarray:
-    """Fold unbounded straight-line coordinates ``u`` back into ``[low, high]`` by mirror reflection.
-
-    A ball moving freely between two walls at ``low`` and ``high`` (its centre's range) is at
-    ``reflect(p + v * t)``: every bounce mirrors the rest of the path, so an unfolded straight line
-    describes it exactly.
-    """
-    if not high > low:
-        raise ValueError(f"need high > low, got low={low}, high={high}")
-    period = 2.0 * (high - low)
-    w = np.mod(np.asarray(u, dtype=np.float64) - low, period)
-    return low + np.where(w <= high - low, w, period - w)
-
-
-def _wall_bounds(world) -> tuple[float, float]:
-    # The centre of a ball of radius r stays in [r, size - r]: it bounces when its edge meets a wall.
-    return float(world.radius), float(world.size - world.radius)
-
-
-def estimate_velocity(positions, world) -> np.ndarray:
-    """Velocity at the last of the given true positions, bounces between the frames accounted for.
-
-    ``positions`` ``(B, T, N, 2)`` with ``T >= 2``; returns ``(B, N, 2)`` in px/frame.
-
-    The plain difference of the last two positions is wrong when the ball hit a wall between them.
-    Per axis there are three candidates: no bounce (``p1 - p0``), a bounce off the high wall or off
-    the low wall in between (the difference of the mirrored path). Each candidate is run *backwards*
-    two steps with exact reflection; the one that lands on the third-last position wins (with only
-    two positions, no bounce is assumed). Exact for one ball without actions.
-    """
-    positions = np.asarray(positions, dtype=np.float64)
-    if positions.ndim != 4 or positions.shape[-1] != 2 or positions.shape[1] < 2:
-        raise ValueError(f"positions must have shape (B, T >= 2, N, 2), got {positions.shape}")
-    low, high = _wall_bounds(world)
-    p0, p1 = positions[:, -2], positions[:, -1]
-    candidates = np.stack([p1 - p0, p1 + p0 - 2 * high, p1 + p0 - 2 * low])  # (3, B, N, 2)
-    if positions.shape[1] < 3:
-        return candidates[0]
-    p_before = positions[:, -3]
-    miss = np.abs(reflect(p1 - 2 * candidates, low, high) - p_before)
-    miss[1:] += 1e-9  # on an exact tie prefer "no bounce"
-    best = np.argmin(miss, axis=0)  # (B, N, 2)
-    return np.take_along_axis(candidates, best[None], axis=0)[0]
-
-
-def oracle_positions(positions_context, horizon: int, world, velocities=None, actions=None) -> np.ndarray:
-    """Hand-coded physics: constant velocity plus exact wall reflection, from true positions.
-
-    ``positions_context`` ``(B, C, N, 2)`` true positions of the context frames; returns
-    ``(B, horizon, N, 2)``, the positions of frames ``C .. C + horizon - 1``. The velocity leaving
-    the last context frame is the true one when ``velocities`` ``(B, N, 2)`` is given (as stored in
-    ``BallVideos.velocities[:, C - 1]``), else :func:`estimate_velocity` from the positions.
-    With ``actions`` ``(B, C + horizon, 2)`` (aligned with the frames, as in :func:`evaluate`) the
-    pushes of frames ``C - 1 .. C + horizon - 2`` are applied to ball 0 the way the simulator does
-    (:func:`worldmodels.physics.apply_push`). Ball–ball collisions are ignored: that is where this
-    oracle stops being exact (with actions, a push inside the last three context frames can also
-    fool the velocity estimate).
-    """
-    if horizon < 1:
-        raise ValueError(f"horizon must be >= 1, got {horizon}")
-    positions_context = np.asarray(positions_context, dtype=np.float64)
-    if positions_context.ndim != 4 or positions_context.shape[-1] != 2:
-        raise ValueError(f"positions_context must have shape (B, C, N, 2), got {positions_context.shape}")
-    if actions is not None:
-        actions = np.asarray(actions, dtype=np.float64)
-        b, c = positions_context.shape[:2]
-        if actions.shape != (b, c + horizon, 2):
-            raise ValueError(f"actions must have shape (B, C + horizon, 2) = {(b, c + horizon, 2)}, got {actions.shape}")
-    if velocities is None:
-        velocity = estimate_velocity(positions_context, world)
-    else:
-        velocity = np.asarray(velocities, dtype=np.float64)
-        if velocity.shape != positions_context[:, -1].shape:
-            raise ValueError(f"velocities must have shape {positions_context[:, -1].shape}, got {velocity.shape}")
-    low, high = _wall_bounds(world)
-    start = positions_context[:, -1]
-    if actions is None or not np.any(actions):  # no pushes: the whole future is one unfolded straight line
-        steps = np.arange(1, horizon + 1, dtype=np.float64)[None, :, None, None]
-        return reflect(start[:, None] + velocity[:, None] * steps, low, high)
-    out = np.empty((b, horizon) + start.shape[1:])
-    p, v = start, velocity
-    for k in range(horizon):
-        v = apply_push(v, actions[:, c - 1 + k], world)
-        p, v = wall_step(p, v, low, high)
-        out[:, k] = p
-    return out
-
-
-def wall_step(p, v, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
-    """One frame of free flight with exact wall reflection (no ball–ball collisions)."""
-    u = np.asarray(p, dtype=np.float64) + v
-    flips = np.floor((u - low) / (high - low))  # walls crossed along the unfolded line
-    return reflect(u, low, high), np.where(np.mod(flips, 2) == 1, -v, v)
-
-
 # --------------------------------------------------------------------------- the harness
 
 
@@ -365,25 +271,31 @@ _LABELS = {"error_px": "centroid error (px)", "wrong_pixel_frac": "wrong-pixel f
 _DIGITS = {"error_px": 2, "wrong_pixel_frac": 3, "mse": 4}
 
 
-def report_table(reports: Mapping[str, HorizonReport], ks=(1, 5, 10, 20), metrics=METRICS, digits=None) -> str:
-    """A compact fixed-width text table, one block per metric, one row per predictor, a column per k.
+def report_table(reports: Mapping[str, HorizonReport], ks=(1, 5, 10, 20), metrics=("error_px", "wrong_pixel_frac"), digits=None):
+    """A pandas DataFrame, one row per predictor, two-level columns: the metric ("centroid error (px)",
+    "wrong-pixel fraction", "pixel MSE"), then the horizon ("k=1", "k=5", ...).
 
-    Rounded (``digits`` per metric, default 2 / 3 / 4 decimals) so it reproduces in checked cells.
+    Rounded (``digits`` per metric, default 2 / 3 / 4 decimals) so its text reproduces in checked
+    cells. Missing values (the empty frame's centroid error) are NaN. The default, two metrics at four
+    horizons, is eight narrow columns; ask for ``metrics=METRICS`` (adds the pixel MSE) with fewer ``ks``.
+    Read a value with ``table.loc[name, ("centroid error (px)", "k=10")]``.
     """
+    import pandas as pd
+
     if not reports:
         raise ValueError("reports is empty")
     digits = {**_DIGITS, **(digits or {})}
-    width = max(len(n) for n in reports) + 2
-    lines = []
     for metric in metrics:
         if metric not in METRICS:
             raise ValueError(f"unknown metric {metric!r}; choose from {METRICS}")
-        lines.append(f"{_LABELS[metric]:<{width}}" + "".join(f"{'k=' + str(k):>9}" for k in ks))
-        for name, rep in reports.items():
-            values = [rep.at(k)[metric] for k in ks]
-            cells = "".join(f"{'-' if np.isnan(v) else f'{v:.{digits[metric]}f}':>9}" for v in values)
-            lines.append(f"  {name:<{width - 2}}" + cells)
-    return "\n".join(lines)
+    columns = {
+        (_LABELS[metric], f"k={k}"): [round(rep.at(k)[metric], digits[metric]) for rep in reports.values()]
+        for metric in metrics
+        for k in ks
+    }
+    table = pd.DataFrame(columns, index=pd.Index(list(reports), name="predictor"))
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["metric", "horizon"])
+    return table
 
 
 def plot_error_vs_horizon(reports: Mapping[str, HorizonReport], metric: str = "error_px", ax=None, logy=False):
@@ -424,7 +336,7 @@ def side_by_side_html(true_frames, predicted: Mapping[str, np.ndarray], context_
 
     ``true_frames`` ``(K, H, W)``, ``predicted`` maps a name to ``(K, H, W)``. With
     ``context_frames`` ``(C, H, W)`` every panel first shows the context, so the viewer sees the
-    motion the model was given before it takes over.
+    motion the model was given before it takes over; the GIF marks those frames as given.
     """
     from worldmodels.animation import video_html
 
@@ -443,7 +355,8 @@ def side_by_side_html(true_frames, predicted: Mapping[str, np.ndarray], context_
         if context_frames.ndim != 3 or context_frames.shape[1:] != true_frames.shape[1:]:
             raise ValueError(f"context_frames must have shape (C, H, W) = (C, {true_frames.shape[1:]}), got {context_frames.shape}")
         videos = [np.concatenate([context_frames, v]) for v in videos]
-    return video_html(videos, titles, scale=scale, fps=fps, caption=caption)
+    context = 0 if context_frames is None else len(context_frames)
+    return video_html(videos, titles, scale=scale, fps=fps, caption=caption, context=context)
 
 
 # --------------------------------------------------------------------------- helpers

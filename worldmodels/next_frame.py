@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from worldmodels.training import History, TrainConfig, n_parameters, train
+from worldmodels.training import History, TrainConfig, batch_sampler, train
 
 
 @dataclass(frozen=True)
@@ -140,24 +140,6 @@ def rollout_loss(model: ConvPredictor, window: torch.Tensor) -> torch.Tensor:
     return torch.stack(losses).mean()
 
 
-def window_sampler(frames: torch.Tensor, length: int, batch_size: int):
-    """``next_batch(generator)`` drawing ``batch_size`` random windows ``(batch, length, H, W)`` of
-    consecutive frames from videos ``frames`` ``(B, T, H, W)``."""
-    if frames.ndim != 4:
-        raise ValueError(f"frames must have shape (B, T, H, W), got {tuple(frames.shape)}")
-    n, t = frames.shape[:2]
-    if not 1 <= length <= t:
-        raise ValueError(f"window length must be in 1..{t} (the sequence length), got {length}")
-    offsets = torch.arange(length)
-
-    def next_batch(generator: torch.Generator) -> torch.Tensor:
-        seq = torch.randint(0, n, (batch_size,), generator=generator)
-        start = torch.randint(0, t - length + 1, (batch_size,), generator=generator)
-        return frames[seq[:, None], start[:, None] + offsets]
-
-    return next_batch
-
-
 @dataclass(frozen=True)
 class FitConfig:
     steps: int = 600
@@ -176,21 +158,22 @@ def fit(model: ConvPredictor, frames, config: FitConfig = FitConfig(), val_frame
         progress: bool = True) -> History:
     """Train ``model`` in place on videos ``frames`` ``(B, T, H, W)``; return the loss history.
 
-    AdamW with cosine decay (:func:`worldmodels.training.train`), a tqdm progress bar. With
+    AdamW with cosine decay (:func:`worldmodels.training.train`), a progress bar. With
     ``val_frames`` the same loss is measured on a fixed batch of held-out windows.
     """
     frames = torch.as_tensor(np.asarray(frames, dtype=np.float32))
     length = model.config.n_input + config.rollout_steps
-    next_batch = window_sampler(frames, length, config.batch_size)
+    next_batch = batch_sampler(frames, batch_size=config.batch_size, window=length)
     val_batch = None
     if val_frames is not None:
         val_frames = torch.as_tensor(np.asarray(val_frames, dtype=np.float32))
-        val_batch = window_sampler(val_frames, length, 256)(torch.Generator().manual_seed(config.seed + 1))
+        val_batch = batch_sampler(val_frames, batch_size=256, window=length)(torch.Generator().manual_seed(config.seed + 1))
     train_config = TrainConfig(steps=config.steps, lr=config.lr, eval_every=max(1, config.steps // 10),
                                min_lr_fraction=0.1, seed=config.seed)
     if desc is None:
         desc = "teacher forcing" if config.rollout_steps == 1 else f"{config.rollout_steps}-step rollouts"
-    return train(model, rollout_loss, next_batch, train_config, val_batch=val_batch, desc=desc, progress=progress)
+    loss_fn = lambda m, batch: rollout_loss(m, *batch)  # batches are 1-tuples (window,)
+    return train(model, loss_fn, next_batch, train_config, val_batch=val_batch, desc=desc, progress=progress)
 
 
 # The chapter's recipe (notebooks/04_next_frame.ipynb and bench/next_frame.py use these): train with

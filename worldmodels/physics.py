@@ -93,10 +93,6 @@ class WorldConfig:
                 f"raise max_speed to at least {top}"
             )
 
-    @property
-    def n_pairs(self) -> int:
-        return self.n_balls * (self.n_balls - 1) // 2
-
 
 @dataclass
 class Trajectory:

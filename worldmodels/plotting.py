@@ -33,10 +33,11 @@ def use_course_style() -> None:
     mpl.rcParams.update(COURSE_STYLE)
 
 
-def show_frames(frames, titles=None, ncols: int | None = None, size: float = 1.4, axes=None):
+def show_frames(frames, titles=None, ncols: int | None = None, size: float = 1.4, axes=None, row_labels=None):
     """Show a row (or grid) of frames ``(n, H, W)`` without ticks; return the axes.
 
-    Balls are drawn dark on white, like the animations.
+    Balls are drawn dark on white, like the animations. ``row_labels`` (one per row of the grid)
+    are written to the left of each row.
     """
     frames = np.asarray(frames)
     if frames.ndim != 3:
@@ -61,5 +62,45 @@ def show_frames(frames, titles=None, ncols: int | None = None, size: float = 1.4
             continue
         ax.imshow(frames[i], vmin=0, vmax=1, cmap="gray_r")
         if titles is not None:
-            ax.set_title(titles[i], fontsize=8)
+            ax.set_title(titles[i], fontsize=9)
+    if row_labels is not None:
+        ncols = ncols or n
+        rows = axes[::ncols]
+        if len(row_labels) != len(rows):
+            raise ValueError(f"got {len(rows)} rows but {len(row_labels)} row labels")
+        for ax, label in zip(rows, row_labels):
+            ax.set_ylabel(label, fontsize=9)
     return axes
+
+
+def plot_loss_curves(curves, window: int = 25, ax=None, logy: bool = False):
+    """Smoothed training-loss curves on one axis; return the axis.
+
+    ``curves`` maps a label to a sequence of per-step losses or to a
+    :class:`worldmodels.training.History` (whose validation points are drawn too). Each raw curve is
+    drawn faint, its moving average over ``window`` steps solid in the same colour.
+    """
+    if not curves:
+        raise ValueError("curves is empty")
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    if ax is None:
+        _, ax = plt.subplots()
+    for label, curve in curves.items():
+        history = curve if hasattr(curve, "train_loss") else None
+        losses = np.asarray(history.train_loss if history is not None else curve, dtype=np.float64)
+        if losses.ndim != 1 or len(losses) == 0:
+            raise ValueError(f"curve {label!r} must be a non-empty sequence of per-step losses")
+        steps = np.asarray(history.steps) if history is not None else np.arange(len(losses))
+        (raw,) = ax.plot(steps, losses, lw=0.6, alpha=0.3)
+        w = min(window, len(losses))
+        smooth = np.convolve(losses, np.ones(w) / w, mode="valid")
+        ax.plot(steps[w - 1 :], smooth, color=raw.get_color(), label=f"{label}" + (f" (mean of {w} steps)" if w > 1 else ""))
+        if history is not None and history.val_loss:
+            ax.plot(history.val_steps, history.val_loss, "o", ms=3, color=raw.get_color(), label=f"{label}, held out")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    return ax

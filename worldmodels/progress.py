@@ -17,7 +17,12 @@ Outside a notebook (scripts, benchmarks, tests) it is an ordinary `tqdm` text ba
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
+
+# Widget updates are messages to the front end: at most a few per second, or a long loop floods the
+# kernel's output channel (thousands of messages per cell, which a checker reading outputs can lose).
+MIN_INTERVAL_S = 0.5
 
 
 def _in_notebook_kernel() -> bool:
@@ -56,6 +61,14 @@ class NotebookBar:
         self._box = widgets.HBox([widgets.Label(value=desc), self._bar, self._label])
         self._handle = display(self._box, display_id=True)
         self._closed = False
+        self._last_draw = time.monotonic()
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_draw >= MIN_INTERVAL_S:
+            self._last_draw = now
+            self._bar.value = min(self.n, self._bar.max)
+            self._label.value = self._text()
 
     def _text(self) -> str:
         count = f"{self.n}/{self.total}" if self.total is not None else f"{self.n}"
@@ -63,12 +76,11 @@ class NotebookBar:
 
     def update(self, n: int = 1) -> None:
         self.n += n
-        self._bar.value = min(self.n, self._bar.max)
-        self._label.value = self._text()
+        self._draw()
 
     def set_postfix(self, **values) -> None:
         self.postfix = ", ".join(f"{key} {value}" for key, value in values.items())
-        self._label.value = self._text()
+        self._draw()
 
     def __iter__(self) -> Iterator:
         try:

@@ -51,3 +51,15 @@ def render(positions, radius: float, size: int, *, dtype=np.float32) -> np.ndarr
 def render_trajectory(traj) -> np.ndarray:
     """Frames (B, T, H, W) float32 of a physics.Trajectory."""
     return render(traj.positions, traj.config.radius, traj.config.size)
+
+
+def render_torch(positions, radius: float, size: int):
+    """The same formula as :func:`render`, in torch (for rendering training batches on the fly):
+    positions (..., N, 2) tensor -> frames (..., size, size) tensor of the positions' dtype."""
+    import torch  # only the training code needs torch; render() stays NumPy-only
+
+    centres = torch.arange(size, dtype=positions.dtype) + 0.5
+    dx = centres - positions[..., 0, None]  # (..., N, W)
+    dy = centres - positions[..., 1, None]  # (..., N, H)
+    dist = torch.sqrt(dy[..., :, None] ** 2 + dx[..., None, :] ** 2)  # (..., N, H, W)
+    return (radius + 0.5 - dist).clamp(0, 1).amax(dim=-3)

@@ -1,18 +1,19 @@
-"""A small, generic training loop: AdamW, cosine learning-rate decay, gradient clipping,
-a `tqdm.auto` progress bar and a loss history for plotting.
+"""The course's one training loop: AdamW, linear warm-up then cosine learning-rate decay, gradient
+clipping, a progress bar and a loss history for plotting. Every model of the course trains with it.
 
 The loop knows nothing about the model: you pass `loss_fn(model, batch) -> scalar tensor` and
-`next_batch(generator) -> batch`. `batch_sampler` builds the latter from tensors.
+`next_batch(generator) -> batch`, which draws a batch with the loop's seeded generator.
+`batch_sampler` builds the latter from tensors: random rows, or random windows of consecutive steps.
 """
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
-from tqdm.auto import tqdm
 
-
+from .progress import progress_bar
 
 def n_parameters(model: torch.nn.Module) -> int:
     """Number of trainable numbers in a model."""
@@ -51,6 +52,7 @@ class History:
     train_loss: list[float] = field(default_factory=list)
     val_steps: list[int] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0  # wall-clock time of the loop
 
 
 def learning_rate(step: int, config: TrainConfig) -> float:
@@ -62,8 +64,12 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     return floor + 0.5 * (config.lr - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def batch_sampler(*tensors: torch.Tensor, batch_size: int) -> Callable[[torch.Generator], tuple]:
-    """Return next_batch(generator) drawing `batch_size` random rows (with replacement) of the tensors."""
+def batch_sampler(*tensors: torch.Tensor, batch_size: int, window: int | None = None) -> Callable[[torch.Generator], tuple]:
+    """Return next_batch(generator) drawing `batch_size` random rows (with replacement) of the tensors.
+
+    With `window=L` the tensors are sequences (N, T, ...) and each draw is a window of L consecutive
+    steps of one row, the same rows and steps in every tensor: (batch_size, L, ...).
+    """
     if not tensors:
         raise ValueError("pass at least one tensor")
     n = tensors[0].shape[0]
@@ -71,16 +77,26 @@ def batch_sampler(*tensors: torch.Tensor, batch_size: int) -> Callable[[torch.Ge
         raise ValueError(f"tensors must share their first dimension, got {[t.shape[0] for t in tensors]}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if window is not None:
+        if any(t.ndim < 2 or t.shape[1] != tensors[0].shape[1] for t in tensors):
+            raise ValueError(f"windows need sequences (N, T, ...) of one length T, got {[tuple(t.shape) for t in tensors]}")
+        if not 1 <= window <= tensors[0].shape[1]:
+            raise ValueError(f"window must be in 1..{tensors[0].shape[1]} (the sequence length), got {window}")
+        offsets = torch.arange(window)
 
     def next_batch(generator: torch.Generator) -> tuple:
         rows = torch.randint(0, n, (batch_size,), generator=generator)
-        return tuple(t[rows] for t in tensors)
+        if window is None:
+            return tuple(t[rows] for t in tensors)
+        start = torch.randint(0, tensors[0].shape[1] - window + 1, (batch_size,), generator=generator)
+        steps = start[:, None] + offsets
+        return tuple(t[rows[:, None], steps] for t in tensors)
 
     return next_batch
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, loss_fn: Callable, batch: Any) -> float:
+def validation_loss(model: torch.nn.Module, loss_fn: Callable, batch: Any) -> float:
     """Loss on one (typically full held-out) batch in eval mode (dropout off)."""
     was_training = model.training
     model.eval()
@@ -98,12 +114,18 @@ def train(
     desc: str = "training",
     progress: bool = True,
 ) -> History:
-    """Train `model` in place for config.steps steps; return the loss history."""
+    """Train `model` in place for config.steps steps; return the loss history.
+
+    Deterministic for a given model initialisation, config.seed and thread count: the batches come
+    from one torch.Generator seeded with config.seed. The progress bar shows the loss every
+    eval_every steps (and the validation loss when `val_batch` is given).
+    """
+    start_time = time.perf_counter()
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history = History()
     model.train()
-    bar = tqdm(range(config.steps), desc=desc, disable=not progress, mininterval=1.0)
+    bar = progress_bar(range(config.steps), desc=desc, disable=not progress)
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
@@ -117,8 +139,13 @@ def train(
         optimizer.step()
         history.steps.append(step)
         history.train_loss.append(loss.item())
-        if val_batch is not None and (step % config.eval_every == 0 or step == config.steps - 1):
-            history.val_steps.append(step)
-            history.val_loss.append(evaluate(model, loss_fn, val_batch))
-            bar.set_postfix(train=f"{loss.item():.3f}", val=f"{history.val_loss[-1]:.3f}")
+        if step % config.eval_every == 0 or step == config.steps - 1:
+            postfix = {"train": f"{loss.item():.3f}"}
+            if val_batch is not None:
+                history.val_steps.append(step)
+                history.val_loss.append(validation_loss(model, loss_fn, val_batch))
+                postfix["val"] = f"{history.val_loss[-1]:.3f}"
+            bar.set_postfix(**postfix)
+    bar.close()
+    history.seconds = time.perf_counter() - start_time
     return history

@@ -106,9 +106,6 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def num_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """idx (B, T) int64 -> logits (B, T, V); with targets (B, T) (-1 = ignore) also the mean loss."""
         if idx.dim() != 2:

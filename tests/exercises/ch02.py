@@ -110,3 +110,13 @@ def causal_attention_by_hand(ns):
     expected = np.array([[1, 0, 0], [0.25, 0.75, 0], [1 / 3, 1 / 3, 1 / 3]])
     weights = _array(ns["causal_attention"](scores.clone()), "causal_attention")
     assert np.allclose(weights, expected), f"expected {expected.round(3).tolist()}, got {weights.round(3).tolist()}"
+
+
+# The package functions that answer each exercise: while its tests run in the grader they are
+# unavailable to the learner's code (worldmodels/grading/answers.py). Empty: none answers it.
+ANSWERS = {
+    "ex2.1": ("worldmodels.bigram.bigram_probabilities",),
+    "ex2.2": ("worldmodels.bigram.bigram_nll",),
+    "ex2.3": (),  # sample_from_logits samples: no package function returns tempered probabilities
+    "ex2.4": (),  # the weights are computed inside CausalSelfAttention.forward, never returned
+}

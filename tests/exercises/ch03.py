@@ -90,3 +90,19 @@ def error_by_horizon_is_not_rmse(ns):
     pred = np.array([[[0.0, 2.0]], [[0.0, 4.0]]])  # distances 2 and 4: mean 3 (an RMS would give 3.16)
     err = _array(ns["error_by_horizon"](pred, true), "error_by_horizon", (1,))
     assert np.allclose(err, [3.0]), f"expected [3.0], got {np.round(err, 3).tolist()}"
+
+
+# The package functions that answer each exercise: while its tests run in the grader they are
+# unavailable to the learner's code (worldmodels/grading/answers.py). Empty: none answers it.
+ANSWERS = {
+    "ex3.1": (
+        "worldmodels.trajectory_tokens.quantize",
+        "worldmodels.trajectory_tokens.PositionTokenizer.encode",
+    ),
+    "ex3.2": (
+        "worldmodels.trajectory_tokens.dequantize",
+        "worldmodels.trajectory_tokens.PositionTokenizer.decode",
+    ),
+    "ex3.3": ("worldmodels.oracle.naive_oracle_positions",),
+    "ex3.4": ("worldmodels.centroid.match_error",),
+}

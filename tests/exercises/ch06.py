@@ -58,3 +58,14 @@ def wrong_bounce_by_hand(ns):
     assert math.isclose(err, expected, rel_tol=1e-9), f"expected {expected:.3f} degrees, got {err}"
     err_y = float(ns["bounce_angle_error"](np.array([1.0, 2.0]), np.array([2.0, -2.0]), 1))
     assert math.isclose(err_y, expected, rel_tol=1e-9), f"expected {expected:.3f} degrees for a bounce off a wall across y, got {err_y}"
+
+
+# The package functions that answer each exercise: while its tests run in the grader they are
+# unavailable to the learner's code (worldmodels/grading/answers.py). Empty: none answers it.
+ANSWERS = {
+    "ex6.1": (
+        "worldmodels.physics_checks.free_flight_speed",
+        "worldmodels.physics_checks.free_flight_mask",
+    ),
+    "ex6.2": ("worldmodels.physics_checks.bounce_angles",),
+}

@@ -2,7 +2,9 @@
 
 - `exercise_test(id, points, hint)`: decorate a grading test `test(ns)` in tests/exercises/chNN.py.
 - `check(id)`: run an exercise's tests in the live notebook and print a verdict per test.
-- `python -m worldmodels.grading {generate,verify,grade,grade-class}`: see docs/grading.md.
+- `python -m worldmodels.grading {generate,verify,grade,grade-class,release}`: see docs/grading.md.
+  Grading runs each student in a sandbox (bubblewrap) when the machine has one; while an exercise's
+  tests run, the course's own answers to it (ANSWERS in its test module) are refused (answers.py).
 """
 
 from .checker import check, run_test

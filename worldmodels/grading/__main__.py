@@ -1,4 +1,4 @@
-"""Command line: python -m worldmodels.grading {generate,verify,grade,grade-class} (see docs/grading.md)."""
+"""Command line: python -m worldmodels.grading {generate,verify,grade,grade-class,release} (see docs/grading.md)."""
 
 import argparse
 import csv
@@ -10,11 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .consistency import problems
-from .grader import GraderError, Limits, course_exercises, grade_student
+from .grader import (SANDBOXES, GraderError, Limits, build_font_cache, choose_sandbox, course_exercises,
+                     grade_student, read_tests)
 from .markers import generate
 from .registry import repo_root
 
 COLUMNS = ("student", "exercise", "points", "max", "status", "reason")
+RUN_LOG = "_run"  # grades.csv rows of this "student" are the run log (sandbox, limits), not grades
 
 
 def _fmt(x: float) -> str:
@@ -69,10 +71,49 @@ def cmd_verify(args) -> int:
     return 1 if found else 0
 
 
+def _announce(mode: str) -> tuple[str, str]:
+    """Choose the sandbox and say so; without one, say it loudly (stderr and the summary)."""
+    sandbox, sentence = choose_sandbox(mode)
+    if sandbox == "none":
+        banner = "!" * 100
+        print(f"{banner}\nWARNING: {sentence}\n{banner}", file=sys.stderr, flush=True)
+    return sandbox, sentence
+
+
+def _fingerprint(folders) -> dict:
+    """sha256 of every file under the instructor's folders (tests, solutions, package): without a sandbox,
+    the only way to notice that student code changed them."""
+    import hashlib
+
+    found = {}
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*")) if folder and Path(folder).is_dir() else ():
+            if path.is_file() and "__pycache__" not in path.parts:
+                try:
+                    found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+                except OSError:
+                    found[str(path)] = "unreadable"
+    return found
+
+
+def _changed(before: dict, folders) -> list[str]:
+    after = _fingerprint(folders)
+    return sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+
+
+def _instructor_folders(args) -> list:
+    from .registry import exercise_tests_dir
+
+    return [args.tests or exercise_tests_dir(), args.solutions or repo_root() / "solutions", repo_root() / "worldmodels"]
+
+
 def cmd_grade(args) -> int:
     expected = _expected(args)
-    results = grade_student(Path(args.folder), Path(args.folder).name, expected, _limits(args), args.tests)
+    sandbox, sentence = _announce(args.sandbox)
+    results = grade_student(Path(args.folder), Path(args.folder).name, expected, _limits(args), args.tests,
+                            sandbox=sandbox, tests=read_tests(expected, args.tests), hide=(args.solutions,))
     print(table(results))
+    print(("WARNING: " if sandbox == "none" else "") + sentence)
     return 2 if any(r.status == "grader-error" for r in results) else 0
 
 
@@ -86,12 +127,17 @@ def cmd_grade_class(args) -> int:
     if not students:
         raise GraderError(f"{root} holds no student sub-folders")
     expected = _expected(args)
+    sandbox, sentence = _announce(args.sandbox)
+    tests = read_tests(expected, args.tests)  # once, before any student code runs
+    before = _fingerprint(_instructor_folders(args)) if sandbox == "none" else None
     start = time.perf_counter()
 
     shared = tempfile.TemporaryDirectory(prefix="grade-class-")
+    build_font_cache(Path(shared.name))
 
     def one(folder):
-        results = grade_student(folder, folder.name, expected, _limits(args), args.tests, shared=Path(shared.name))
+        results = grade_student(folder, folder.name, expected, _limits(args), args.tests, shared=Path(shared.name),
+                                sandbox=sandbox, tests=tests, hide=(root, args.solutions))
         total = sum(r.points for r in results)
         print(f"  {folder.name}: {_fmt(total)} / {_fmt(sum(r.max_points for r in results))}", flush=True)
         return results
@@ -105,6 +151,11 @@ def cmd_grade_class(args) -> int:
         writer.writerow(COLUMNS)
         for r in everyone:
             writer.writerow((r.student, r.exercise, _fmt(r.points), _fmt(r.max_points), r.status, r.reason))
+        writer.writerow((RUN_LOG, "sandbox", "", "", sandbox, sentence))
+        changed = _changed(before, _instructor_folders(args)) if before is not None else []
+        if changed:
+            writer.writerow((RUN_LOG, "instructor-files", "", "", "changed",
+                             f"{len(changed)} file(s) changed while grading (student code?): " + ", ".join(changed[:5])))
     top = sum(e.points for exs in expected.values() for e in exs)
     totals = {s.name: sum(r.points for r in everyone if r.student == s.name) for s in students}
     print(f"\n{len(students)} students graded in {time.perf_counter() - start:.1f} s; wrote {out}")
@@ -113,10 +164,28 @@ def cmd_grade_class(args) -> int:
     for ex in [e.id for exs in expected.values() for e in exs]:
         rows = [r for r in everyone if r.exercise == ex]
         print(f"  {ex}: passed by {sum(r.status == 'passed' for r in rows)} of {len(rows)}")
+    print(("WARNING: " if sandbox == "none" else "") + sentence)
+    if changed:
+        print(f"WARNING: {len(changed)} instructor file(s) changed while grading without a sandbox; the grades "
+              f"used the tests as read before, but check these files: " + ", ".join(changed[:5]), file=sys.stderr)
     errors = [r for r in everyone if r.status == "grader-error"]
     for r in errors[:5]:
         print(f"grader error ({r.student}, {r.exercise}): {r.reason}", file=sys.stderr)
     return 2 if errors else 0
+
+
+def cmd_release(args) -> int:
+    from .release import release
+
+    try:
+        found = release(args.out, args.solutions, args.tests)
+    except FileExistsError as error:
+        raise GraderError(str(error)) from error
+    for problem in found:
+        print(problem)
+    out = args.out or repo_root() / "build" / "student"
+    print(f"wrote the student release to {out}" if not found else f"{len(found)} problem(s) in {out}: do not publish it")
+    return 1 if found else 0
 
 
 def main(argv=None) -> int:
@@ -128,6 +197,8 @@ def main(argv=None) -> int:
     g.add_argument("--exercises", type=Path, default=None, help="target folder (default: exercises/)")
     g.add_argument("--check", action="store_true", help="write nothing; exit 1 if exercises/ is stale")
     sub.add_parser("verify", help="check markers, points, tests and check cells agree")
+    r = sub.add_parser("release", help="write the student bundle: exercises, public tests, package")
+    r.add_argument("--out", type=Path, default=None, help="target folder (default: build/student)")
     commands = (("grade", "grade one folder of notebooks"), ("grade-class", "grade one sub-folder per student"))
     for name, helptext in commands:
         p = sub.add_parser(name, help=helptext)
@@ -143,8 +214,12 @@ def main(argv=None) -> int:
                        help="seconds for all cells of a notebook")
         p.add_argument("--memory-mb", type=int, default=Limits.memory_mb,
                        help="address-space limit of a grading process")
+        p.add_argument("--sandbox", choices=SANDBOXES, default="auto",
+                       help="auto: bubblewrap when it works here, else none with a loud warning; "
+                            "bwrap: required; none: no sandbox")
     args = parser.parse_args(argv)
-    handler = {"generate": cmd_generate, "verify": cmd_verify, "grade": cmd_grade, "grade-class": cmd_grade_class}
+    handler = {"generate": cmd_generate, "verify": cmd_verify, "grade": cmd_grade, "grade-class": cmd_grade_class,
+               "release": cmd_release}
     try:
         return handler[args.command](args)
     except (GraderError, ValueError) as error:

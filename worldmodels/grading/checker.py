@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from .registry import ExerciseTest, find_tests
 
-DEFAULT_TIMEOUT_S = 10.0
+EXERCISE_TIMEOUT_S = 20.0  # all tests of one exercise, here and in the grader (Limits.exercise_s)
+DEFAULT_TIMEOUT_S = EXERCISE_TIMEOUT_S  # run_test's default for a single test
 GRADING_ENV = "WORLDMODELS_GRADING"  # set by the grader: check() cells do nothing while grading
 MAX_MESSAGE = 400
 
@@ -73,7 +74,7 @@ class _alarm:
         self.active = bool(seconds) and hasattr(signal, "setitimer") and main
 
     def _fire(self, signum, frame):
-        raise TestTimeout(f"{self.what} took longer than {self.seconds:g} s (an infinite loop?)")
+        raise TestTimeout(f"{self.what} took longer than {self.seconds:.3g} s (an infinite loop?)")
 
     def __enter__(self):
         if self.active:
@@ -88,12 +89,13 @@ class _alarm:
         return False
 
 
-def run_test(test: ExerciseTest, ns: dict, timeout: float | None = DEFAULT_TIMEOUT_S) -> TestOutcome:
-    """Run one test on a copy of `ns`; learner errors become a failed outcome, never a traceback."""
+def run_test(test: ExerciseTest, ns: dict, timeout: float | None = DEFAULT_TIMEOUT_S,
+             namespace: type = Namespace) -> TestOutcome:
+    """Run one test on a copy of `ns` (a `namespace`); learner errors become a failed outcome, never a traceback."""
     start = time.perf_counter()
     try:
         with _alarm(timeout, f"test {test.name}"):
-            test.func(Namespace(ns))
+            test.func(namespace(ns))
         status, message = "passed", ""
     except KeyboardInterrupt:
         raise
@@ -140,8 +142,11 @@ def report(exercise: str, outcomes: list[TestOutcome]) -> str:
     return "\n".join([verdict] + lines)
 
 
-def check(exercise: str, timeout: float | None = DEFAULT_TIMEOUT_S, ns: dict | None = None) -> None:
-    """Run the tests of `exercise` (e.g. "ex1.2") on the calling notebook's variables and print a verdict."""
+def check(exercise: str, timeout: float | None = EXERCISE_TIMEOUT_S, ns: dict | None = None) -> None:
+    """Run the tests of `exercise` (e.g. "ex1.2") on the calling notebook's variables and print a verdict.
+
+    `timeout` is the time for all the exercise's tests together, as when grading (20 s). After the
+    verdict come warnings when the kernel's state may differ from a top-to-bottom run (state.py)."""
     import os
 
     if os.environ.get(GRADING_ENV):
@@ -157,11 +162,28 @@ def check(exercise: str, timeout: float | None = DEFAULT_TIMEOUT_S, ns: dict | N
         return
     namespace = _caller_namespace(1) if ns is None else ns
     outcomes = []
+    deadline = None if not timeout else time.perf_counter() + timeout
     for test in tests:
+        left = None if deadline is None else deadline - time.perf_counter()
+        if left is not None and left <= 0:
+            outcomes.append(TestOutcome(test.exercise, test.name, 0, test.points, "timeout",
+                                        f"the tests of {exercise} ran past {timeout:g} s in all (the grader's limit)",
+                                        test.hint, 0.0))
+            continue
         try:
-            outcomes.append(run_test(test, namespace, timeout))
+            outcomes.append(run_test(test, namespace, left))
         except KeyboardInterrupt:
             print(report(exercise, outcomes))
             print(f"{exercise}: interrupted; {len(tests) - len(outcomes)} tests did not run")
             return
     print(report(exercise, outcomes))
+    try:
+        from .state import ADVICE, warnings
+
+        found = warnings(exercise, namespace)
+    except Exception:  # the warnings are a courtesy: never let them break check()
+        found = []
+    for text in found:
+        print(f"  warning: {text}")
+    if found:
+        print(f"  {ADVICE}")

@@ -3,7 +3,8 @@
 - every exercise in solutions/ has tests, and every tested exercise appears in solutions/;
 - the points of an exercise's tests add up to the points of its marker;
 - an exercise's id names its notebook's chapter (ex2.1 lives in 02_....ipynb);
-- each exercise cell is followed, before the next exercise, by a `check("<its id>")` cell.
+- each exercise cell is followed, before the next exercise, by a `check("<its id>")` cell;
+- each exercise has an ANSWERS entry naming the package functions that answer it, and they exist.
 """
 
 import re
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import nbformat
 
-from .grader import is_check_cell
+from .grader import is_check_cell, points_table
 from .markers import exercises
-from .registry import all_tests, parse_id, repo_root, exercise_tests_dir
+from .answers import answer_function
+from .registry import HIDDEN, all_answers, all_tests, parse_id, repo_root, exercise_tests_dir
 
 
 def _check_calls(source: str) -> list[str]:
@@ -59,4 +61,22 @@ def problems(solutions_dir: Path | None = None, tests_directory: Path | None = N
             found.append(f"{name}: exercise {ex_id} is marked {points:g} points but its tests add up to {total:g}")
     for ex_id in sorted(set(tests) - set(marked)):
         found.append(f"tests exist for {ex_id} but no solutions notebook marks it")
+    directory = Path(tests_directory or exercise_tests_dir())
+    sources = [(0, str(path), path.read_text(encoding="utf-8"))
+               for path in sorted(directory.glob("ch*.py")) + sorted((directory / HIDDEN).glob("ch*.py"))]
+    table = points_table(sources)
+    for ex_id, ts in sorted(tests.items()):
+        if table.get(ex_id) != {t.name: float(t.points) for t in ts}:
+            found.append(f"the tests of {ex_id} are not all plain functions decorated with literal "
+                         f"@exercise_test(...) arguments: the grader could not tell their results from forged ones")
+    answers = all_answers(tests_directory or exercise_tests_dir())
+    for ex_id, (name, _) in sorted(marked.items()):
+        if ex_id not in answers:
+            found.append(f"{name}: exercise {ex_id} has no entry in ANSWERS of tests/exercises/"
+                         f"ch{parse_id(ex_id)[0]:02d}.py (the package functions that answer it; () if none)")
+        for dotted in answers.get(ex_id, ()):
+            try:
+                answer_function(dotted)
+            except (ImportError, AttributeError, KeyError, TypeError) as error:
+                found.append(f"ANSWERS of {ex_id}: {dotted} is not a package function ({error})")
     return found

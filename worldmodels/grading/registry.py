@@ -6,6 +6,10 @@ mutated, so loading a test module twice, or from a fresh module object, always g
 Test modules live in `tests/exercises/chNN.py` of the course repository, next to the installed
 (editable) package, and are executed from their path, never imported by name: code in a learner's
 notebook cannot swap them by planting a module in `sys.modules`.
+
+A test module also names, for each of its exercises, the package functions that answer it:
+`ANSWERS = {"ex5.2": ("worldmodels.probe.probe_r2", ...), "ex2.3": ()}`. While an exercise's tests
+run in the grader, those functions are unavailable to the learner's code (see answers.py).
 """
 
 import os
@@ -65,24 +69,69 @@ def chapter_tests_path(chapter: int, directory: Path | None = None) -> Path:
     return Path(directory or exercise_tests_dir()) / f"ch{chapter:02d}.py"
 
 
+HIDDEN = "hidden"  # tests/exercises/hidden/chNN.py: tests the grader runs, check() does not, the release omits
+
+
+def hidden_tests_path(chapter: int, directory: Path | None = None) -> Path:
+    return Path(directory or exercise_tests_dir()) / HIDDEN / f"ch{chapter:02d}.py"
+
+
 _loads = 0
 
 
-def load_tests(path: Path) -> list[ExerciseTest]:
-    """Execute a test module from its path in a fresh module object; return its tests in file order."""
-    global _loads
+@dataclass(frozen=True)
+class Chapter:
+    """One loaded test module: its tests in file order, its ANSWERS, and every code object it compiled
+    (the grader lets only these call the course's answers while an exercise is graded)."""
+
+    tests: tuple
+    answers: dict  # exercise id -> tuple of dotted names of package functions
+    codes: frozenset
+
+
+def read_source(path: Path) -> str:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"cannot find the exercise tests {path}. They live in the course repository: install it with "
             f"`pip install -e .` from a clone (or set {TESTS_ENV} to the folder holding chNN.py)."
         )
+    return path.read_text(encoding="utf-8")
+
+
+def _code_objects(code: types.CodeType) -> set:
+    found, todo = set(), [code]
+    while todo:
+        c = todo.pop()
+        found.add(c)
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    return found
+
+
+def load_chapter(path: Path, source: str | None = None, namespace: dict | None = None) -> Chapter:
+    """Execute a test module (from `source` when given, else read from `path`) in a fresh module object
+    whose globals start as `namespace` (the grader passes builtins that import frozen module views)."""
+    global _loads
+    path = Path(path)
+    source = read_source(path) if source is None else source
     _loads += 1
     module = types.ModuleType(f"_exercise_tests_{path.stem}_{_loads}")  # not added to sys.modules on purpose
+    vars(module).update(namespace or {})
     module.__file__ = str(path)
-    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), vars(module))  # writes no __pycache__
+    code = compile(source, str(path), "exec")  # writes no __pycache__
+    exec(code, vars(module))
     found = [getattr(v, _ATTR) for v in vars(module).values() if callable(v) and hasattr(v, _ATTR)]
-    return [t for t in found if t.func is vars(module).get(t.name)]  # skip aliases of the same test
+    tests = tuple(t for t in found if t.func is vars(module).get(t.name))  # skip aliases of the same test
+    answers = vars(module).get("ANSWERS", {})
+    if not isinstance(answers, dict) or not all(
+            isinstance(v, (tuple, list)) and all(isinstance(n, str) for n in v) for v in answers.values()):
+        raise ValueError(f"{path.name}: ANSWERS must map exercise ids to tuples of dotted function names")
+    return Chapter(tests, {k: tuple(v) for k, v in answers.items()}, frozenset(_code_objects(code)))
+
+
+def load_tests(path: Path, source: str | None = None) -> list[ExerciseTest]:
+    """Execute a test module from its path in a fresh module object; return its tests in file order."""
+    return list(load_chapter(path, source).tests)
 
 
 def find_tests(exercise: str, directory: Path | None = None) -> list[ExerciseTest]:
@@ -91,10 +140,37 @@ def find_tests(exercise: str, directory: Path | None = None) -> list[ExerciseTes
     return [t for t in load_tests(chapter_tests_path(chapter, directory)) if t.exercise == exercise]
 
 
+def all_answers(directory: Path | None = None) -> dict[str, tuple]:
+    """Every chapter's ANSWERS, merged: exercise id -> dotted names of the package functions answering it."""
+    merged = {}
+    directory = Path(directory or exercise_tests_dir())
+    for path in sorted(directory.glob("ch*.py")) + sorted((directory / HIDDEN).glob("ch*.py")):
+        for exercise, names in load_chapter(path).answers.items():
+            merged[exercise] = tuple(dict.fromkeys(merged.get(exercise, ()) + names))
+    return merged
+
+
+def resolve(dotted: str):
+    """'worldmodels.probe.probe_r2' or 'worldmodels.world_model.WorldModel.predict' -> the object."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            obj = vars(obj)[name] if isinstance(obj, type) and name in vars(obj) else getattr(obj, name)
+        return obj
+    raise ImportError(f"cannot import {dotted}")
+
+
 def all_tests(directory: Path | None = None) -> dict[str, list[ExerciseTest]]:
-    """Every exercise's tests found in directory/ch*.py, keyed by exercise id."""
+    """Every exercise's tests found in directory/ch*.py and directory/hidden/ch*.py, keyed by exercise id."""
     by_exercise: dict[str, list[ExerciseTest]] = {}
-    for path in sorted(Path(directory or exercise_tests_dir()).glob("ch*.py")):
+    directory = Path(directory or exercise_tests_dir())
+    for path in sorted(directory.glob("ch*.py")) + sorted((directory / HIDDEN).glob("ch*.py")):
         for t in load_tests(path):
             by_exercise.setdefault(t.exercise, []).append(t)
     return by_exercise

@@ -3,7 +3,10 @@
 Started by the grader as `python -m worldmodels.grading.runner JOB.json FD`. For each notebook of the
 job it executes the code cells in a fresh namespace (in the temporary copy of the student's folder,
 skipping `check(...)` cells and cells the grader marked as fatal), undoes any patching of imported
-modules, loads the chapter's tests afresh from their files and runs them on that namespace.
+modules, compiles the chapter's tests afresh and runs them on that namespace. The tests' source comes
+in the job, read by the grader before any student code ran: a notebook that edits the test files on
+disk changes nothing here (and in the sandbox it cannot edit them). While an exercise's tests run, the
+package functions that answer it are blocked (answers.py).
 Every step is reported as one JSON line on file descriptor FD, so the grader keeps all results
 reported before a crash, an `os._exit` or a hard timeout, and restarts this process to go on.
 
@@ -19,9 +22,10 @@ import sys
 import time
 import traceback
 
+from .answers import AnswerGate, GuardedNamespace, answer_function, copies
 from .checker import GRADING_ENV, _alarm, describe, run_test
-from .guard import ModuleGuard
-from .registry import load_tests, parse_id, chapter_tests_path
+from .guard import FrozenImports, ModuleGuard
+from .registry import load_chapter, parse_id
 
 MAX_OUTPUT_CHARS = 10_000  # student output kept per process (the rest is counted and dropped)
 
@@ -109,7 +113,8 @@ def run_cell(source: str, ns: dict, filename: str, timeout: float) -> str | None
     return None
 
 
-def grade_notebook(job: dict, exercise_tests_dir: str, channel: Channel, guard: ModuleGuard) -> None:
+def grade_notebook(job: dict, sources: tuple, channel: Channel, guard: ModuleGuard, gate: AnswerGate,
+                   frozen: FrozenImports, restore=ModuleGuard.restore) -> None:
     name = job["name"]
     os.makedirs(job["workdir"], exist_ok=True)  # an earlier notebook may have deleted it
     os.chdir(job["workdir"])
@@ -133,37 +138,54 @@ def grade_notebook(job: dict, exercise_tests_dir: str, channel: Channel, guard: 
         os.chdir(os.path.dirname(job["workdir"]))
     sys.settrace(None)
     sys.setprofile(None)
-    patched = guard.restore()
-    tests = {}
-    for chapter in sorted({parse_id(ex)[0] for ex in job["exercises"]}):
-        for test in load_tests(chapter_tests_path(chapter, exercise_tests_dir)):  # fresh module objects, after restore
-            tests.setdefault(test.exercise, []).append(test)
+    patched = restore(guard)  # the function bound at import, not an attribute the notebook could replace
+    tests, answers, codes = {}, {}, {}
+    chapters = {parse_id(ex)[0] for ex in job["exercises"]}
+    for chapter, path, source in sources:
+        if chapter in chapters:  # fresh module objects, compiled after restore from the source read at start
+            loaded = load_chapter(path, source, frozen.namespace())
+            for test in loaded.tests:
+                tests.setdefault(test.exercise, []).append(test)
+            for exercise, names in loaded.answers.items():
+                answers[exercise], codes[exercise] = names, loaded.codes
+    every = [n for ex in job["exercises"] for n in answers.get(ex, ())]
+    copied = copies(every)
     channel.send("restored", nb=name, patched=patched[:20])
     for exercise in job["exercises"]:
         channel.send("ex", nb=name, ex=exercise)
         deadline = time.perf_counter() + job["exercise_timeout"]
+        called = [n for n in answers.get(exercise, ()) if n in copied]
         for test in tests.get(exercise, []):
             left = deadline - time.perf_counter()
             if left <= 0:
                 outcome = {"name": test.name, "points": 0, "max": test.points, "status": "timeout",
                            "message": f"the tests of {exercise} ran past {job['exercise_timeout']:g} s"}
             else:
-                o = run_test(test, ns, timeout=left)
+                gate.block(exercise, answers.get(exercise, ()), codes.get(exercise, ()))
+                try:
+                    o = run_test(test, ns, timeout=left, namespace=GuardedNamespace)
+                finally:
+                    restore(guard)  # the learner's functions may have patched modules (the gate's too) meanwhile
+                    blocked_calls = gate.unblock()
+                called += [n for n in blocked_calls if n not in called]
                 outcome = {"name": o.name, "points": o.points, "max": o.max_points, "status": o.status,
                            "message": o.message, "hint": o.hint}
             channel.send("test", nb=name, ex=exercise, **outcome)
-            guard.restore()  # a test may have triggered more patching through the learner's functions
-        channel.send("ex_end", nb=name, ex=exercise)
+        channel.send("ex_end", nb=name, ex=exercise, answers=called)
     sys.path[:] = guard.path
 
 
-def limit_resources(memory_mb: int, file_mb: int) -> None:
-    """Cap memory and written file sizes: a runaway allocation raises MemoryError, a huge write OSError."""
+def limit_resources(memory_mb: int, file_mb: int, cpu_s: int = 0, processes: int = 0) -> None:
+    """Cap memory, written file sizes, CPU seconds and (when given) processes and threads: a runaway
+    allocation raises MemoryError, a huge write OSError, a process past its CPU time is ended (SIGXCPU)."""
     import resource
     import signal
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    for name, value in (("RLIMIT_AS", memory_mb << 20), ("RLIMIT_FSIZE", file_mb << 20), ("RLIMIT_CORE", 0)):
+    limits = [("RLIMIT_AS", memory_mb << 20), ("RLIMIT_FSIZE", file_mb << 20), ("RLIMIT_CORE", 0)]
+    limits += [("RLIMIT_CPU", int(cpu_s))] if cpu_s else []
+    limits += [("RLIMIT_NPROC", int(processes))] if processes else []
+    for name, value in limits:
         if hasattr(resource, name):
             soft, hard = resource.getrlimit(getattr(resource, name))
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
@@ -182,13 +204,19 @@ def main(argv=None) -> None:
         sys.stdout, sys.stderr = BoundedOutput(devnull), BoundedOutput(devnull)
         sys.stdin = open(os.devnull)
         sys.argv = ["notebook"]
-        for chapter in sorted({parse_id(ex)[0] for nb in job["notebooks"] for ex in nb["exercises"]}):
-            load_tests(chapter_tests_path(chapter, job["exercise_tests_dir"]))  # their imports precede student code
-        guard = ModuleGuard()
+        sources = tuple((int(c), str(p), str(src)) for c, p, src in job.pop("tests"))  # read by the grader
+        for chapter, path, source in sources:  # their imports, and the answers' modules, precede student code
+            for names in load_chapter(path, source).answers.values():
+                for dotted in names:
+                    try:
+                        answer_function(dotted)
+                    except (ImportError, AttributeError, KeyError, TypeError):
+                        pass  # `verify` reports it; this answer is simply not blocked
+        frozen, guard, gate, restore = FrozenImports(), ModuleGuard(), AnswerGate(), ModuleGuard.restore
         channel.send("ready")
         for notebook in job["notebooks"]:
-            grade_notebook(notebook, job["exercise_tests_dir"], channel, guard)
-            guard.restore()
+            grade_notebook(notebook, sources, channel, guard, gate, frozen, restore)
+            restore(guard)
             channel.send("nb_end", nb=notebook["name"])
         channel.send("done")
     except BaseException as error:  # a bug of the grader itself, or a notebook that broke the process

@@ -1,0 +1,198 @@
+"""A corpus of cheating submissions, built from the chapter-1 solutions notebook and its generated stubs.
+
+`build(root, tests_dir, outside, port)` writes one student folder per case under `root` and returns
+{student: expected}, where expected maps each chapter-1 exercise to ("full" | "zero", a fragment the
+reason must contain). `tests_dir` is the folder of test modules the grader is given (the cheats try to
+rewrite it), `outside` a folder outside the grader's scratch copy (the cheats try to write there),
+`port` a local TCP port where the test serves a correct solution (the cheats try to fetch it).
+Every cheat that works without the sandbox and the grader's defences would earn points it must not.
+"""
+
+import copy
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell
+
+from worldmodels.grading.markers import student_notebook
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = "01_what_is_a_world_model.ipynb"
+SOLUTION = ROOT / "solutions" / NAME
+FULL = ("full", "")
+MARKER = "3599.25"  # the sleep of the background process: no process may carry it after grading
+CORRECT_ENERGY = ("import numpy as np\n"
+                  "def kinetic_energy(velocities):\n"
+                  "    v = np.asarray(velocities, dtype=np.float64)\n"
+                  "    if v.shape[-1] != 2:\n"
+                  "        raise ValueError('last axis must be 2')\n"
+                  "    return 0.5 * (v**2).sum(axis=(-2, -1))\n")
+
+
+def _cell(nb, exercise):
+    return next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith(f"# EXERCISE {exercise} "))
+
+
+def _insert(nb, source, after_exercise=None):
+    index = 2 if after_exercise is None else nb.cells.index(_cell(nb, after_exercise)) + 1
+    nb.cells.insert(index, new_code_cell(source))
+
+
+def _set_body(nb, exercise, body):
+    cell = _cell(nb, exercise)
+    cell.source = cell.source.splitlines()[0] + "\n" + body
+
+
+def _rewrites_the_tests(nb, ctx):
+    # the issue's attack: every test of every chapter returns at once; the submission keeps its stubs
+    _insert(nb, "import pathlib\n"
+                f"folder = pathlib.Path({str(ctx['tests_dir'])!r})\n"
+                "for path in sorted(folder.glob('ch*.py')):\n"
+                "    try:\n"
+                "        text = path.read_text()\n"
+                "        path.write_text(text.replace('def ', 'def _real_').replace('(ns):', '(ns):\\n    return\\n'))\n"
+                "    except OSError:\n"
+                "        pass\n"
+                "    try:\n"
+                "        path.write_text('from worldmodels.grading import exercise_test\\n')\n"
+                "    except OSError:\n"
+                "        pass")
+    return "stub", {ex: ("zero", "NotImplementedError") for ex in ALL}
+
+
+def _imports_the_answer(nb, ctx):
+    _set_body(nb, "ex1.2", "from worldmodels.physics import kinetic_energy  # the course's own answer\n")
+    _set_body(nb, "ex1.3", "import types\nimport numpy as np\nfrom worldmodels.centroid import centroids\n"
+                           "_copy = types.FunctionType(centroids.__code__, centroids.__globals__)  # a copy of its code\n"
+                           "def centroid(frame):\n"
+                           "    return _copy(np.asarray(frame, dtype=np.float64))[0]\n")
+    reason = "course's own answer"
+    return "solution", {"ex1.1": FULL, "ex1.2": ("zero", reason + " worldmodels.physics.kinetic_energy"),
+                        "ex1.3": ("zero", reason + " worldmodels.centroid.centroids")}
+
+
+def _disables_the_guard(nb, ctx):
+    # walk up the frames to the runner's guard and switch it off, then make every comparison succeed,
+    # at cell time (ex1.2) and from inside the learner's function while the tests run (ex1.3)
+    _set_body(nb, "ex1.2", "import numpy as np\ndef kinetic_energy(velocities):\n"
+                           "    return np.zeros(np.asarray(velocities).shape[:2])\n")
+    _set_body(nb, "ex1.3", "import numpy as np\ndef centroid(frame):\n"
+                           "    import builtins, numpy\n"
+                           "    numpy.allclose = numpy.isclose = lambda *a, **k: True\n"
+                           "    builtins.isinstance = lambda *a: True\n"
+                           "    return np.zeros(2)\n")
+    _insert(nb, "import sys, numpy\n"
+                "frame = sys._getframe()\n"
+                "while frame is not None:\n"
+                "    guard = frame.f_locals.get('guard')\n"
+                "    if guard is not None:\n"
+                "        guard.restore = lambda *a, **k: []\n"
+                "        type(guard).restore = lambda *a, **k: []\n"
+                "        guard.saved = guard.code = ()\n"
+                "    frame = frame.f_back\n"
+                "numpy.allclose = lambda *a, **k: True\n"
+                "numpy.isclose = lambda *a, **k: True\n"
+                "numpy.allclose.__code__ = (lambda *a, **k: True).__code__\n", after_exercise="ex1.3")
+    return "solution", {"ex1.1": FULL, "ex1.2": ("zero", "expected [[12.5, 0.5, 2.0]]"),
+                        "ex1.3": ("zero", "centroid_of_one_pixel")}
+
+
+def _forges_the_results(nb, ctx):
+    # find the runner's authenticated channel with gc and report every test of ex1.2 as passed
+    _set_body(nb, "ex1.2", "import gc\nimport numpy as np\n"
+                           "def kinetic_energy(velocities):\n"
+                           "    for channel in [o for o in gc.get_objects() if type(o).__name__ == 'Channel']:\n"
+                           "        for name in ('kinetic_energy_of_one_ball', 'kinetic_energy_sums_balls_and_checks_shape',\n"
+                           "                     'kinetic_energy_matches_the_simulator'):\n"
+                           f"            channel.send('test', nb={NAME!r}, ex='ex1.2', name=name, points=3, max=3,\n"
+                           "                         status='passed', message='')\n"
+                           "    return np.zeros(np.asarray(velocities).shape[:2])\n")
+    return "solution", {"ex1.1": FULL, "ex1.2": ("zero", "forged"), "ex1.3": FULL}
+
+
+def _leaves_a_background_process(nb, ctx):
+    _insert(nb, "import os\n"
+                "if os.fork() == 0:\n"
+                "    os.setsid()\n"
+                "    if os.fork() == 0:\n"
+                f"        os.execv('/bin/sleep', ['sleep', {MARKER!r}])\n"
+                "    os._exit(0)\n")
+    return "solution", {ex: FULL for ex in ALL}
+
+
+def _uses_the_network(nb, ctx):
+    # fetch a correct kinetic_energy from a server (the stub stays otherwise), and try to send data out
+    _insert(nb, "import urllib.request\n"
+                "try:\n"
+                f"    exec(urllib.request.urlopen('http://127.0.0.1:{ctx['port']}/energy', timeout=5).read().decode())\n"
+                "except OSError:\n"
+                "    pass", after_exercise="ex1.2")
+    return "stub", {"ex1.1": ("zero", "NotImplementedError"), "ex1.2": ("zero", "NotImplementedError"),
+                    "ex1.3": ("zero", "NotImplementedError")}
+
+
+def _writes_outside_its_copy(nb, ctx):
+    _insert(nb, "import pathlib\n"
+                f"for target in [pathlib.Path({str(ctx['outside'])!r}) / 'planted.txt',\n"
+                f"               pathlib.Path({str(ctx['root'])!r}) / 'writes_outside_its_copy' / 'planted.txt',\n"
+                f"               pathlib.Path({str(ctx['root'])!r}) / 'complete_solution' / {NAME!r}]:\n"
+                "    try:\n"
+                "        target.write_text('written by a student')\n"
+                "    except OSError:\n"
+                "        pass")
+    return "solution", {ex: FULL for ex in ALL}
+
+
+def _reads_the_solutions(nb, ctx):
+    # execute the exercise cells of the course's solutions notebook, found next to the package
+    _insert(nb, "import json, pathlib, worldmodels\n"
+                f"path = pathlib.Path(worldmodels.__file__).resolve().parents[1] / 'solutions' / {NAME!r}\n"
+                "try:\n"
+                "    for cell in json.loads(path.read_text())['cells']:\n"
+                "        source = ''.join(cell['source'])\n"
+                "        if cell['cell_type'] == 'code' and source.startswith('# EXERCISE'):\n"
+                "            exec(source, globals())\n"
+                "except OSError:\n"
+                "    pass", after_exercise="ex1.3")
+    return "stub", {ex: ("zero", "NotImplementedError") for ex in ALL}
+
+
+CASES = {
+    "rewrites_the_tests": _rewrites_the_tests,
+    "imports_the_answer": _imports_the_answer,
+    "disables_the_guard": _disables_the_guard,
+    "forges_the_results": _forges_the_results,
+    "leaves_a_background_process": _leaves_a_background_process,
+    "uses_the_network": _uses_the_network,
+    "writes_outside_its_copy": _writes_outside_its_copy,
+    "reads_the_solutions": _reads_the_solutions,
+}
+ALL = ("ex1.1", "ex1.2", "ex1.3")
+
+
+def build(root: Path, tests_dir: Path, outside: Path, port: int, cases=None) -> dict[str, dict[str, tuple[str, str]]]:
+    """Write the corpus under root (one folder per student, `cases` or all); return what each should score."""
+    root = Path(root)
+    solution = nbformat.read(SOLUTION, as_version=4)
+    stub = student_notebook(solution)
+    ctx = {"tests_dir": Path(tests_dir), "outside": Path(outside), "port": port, "root": root}
+    expected = {}
+    for student, mutate in CASES.items():
+        if cases is not None and student not in cases:
+            continue
+        nb = copy.deepcopy(solution)
+        base, expected[student] = mutate(nb, ctx)
+        if base == "stub":  # the same cheat cells, on the untouched exercise notebook
+            stubbed = copy.deepcopy(stub)
+            extra = [c for c in nb.cells if c.cell_type == "code" and not any(c.source == s.source for s in solution.cells)]
+            for cell in extra:
+                stubbed.cells.insert(nb.cells.index(cell), copy.deepcopy(cell))
+            nb = stubbed
+        folder = root / student
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / NAME)
+    good = root / "complete_solution"
+    good.mkdir()
+    nbformat.write(solution, good / NAME)
+    expected["complete_solution"] = {ex: FULL for ex in ALL}
+    return expected

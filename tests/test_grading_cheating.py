@@ -1,0 +1,240 @@
+"""Cheating submissions score 0 on every cheated exercise, with a reason, and change nothing outside
+their scratch copy (tests/submissions/cheating.py); the course's own answers earn no points.
+
+The corpus runs in the sandbox (bubblewrap: `make test` installs it) and is skipped without it, since
+some of its cheats (rewriting the test files, writing outside the copy) only fail there.
+"""
+
+import csv
+import hashlib
+import importlib.util
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from worldmodels.grading.__main__ import main
+from worldmodels.grading.grader import Limits, course_exercises, grade_student, sandbox_available
+from worldmodels.grading.registry import all_answers, repo_root
+
+ROOT = repo_root()
+FAST = Limits(cell_s=20, exercise_s=5, grace_s=2)
+_spec = importlib.util.spec_from_file_location("cheating", ROOT / "tests" / "submissions" / "cheating.py")
+cheating = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cheating)
+needs_sandbox = pytest.mark.skipif(not sandbox_available()[0], reason="bubblewrap is not available: `make sandbox`")
+
+
+def checksums(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+class _Server(BaseHTTPRequestHandler):
+    hits = []
+
+    def do_GET(self):
+        _Server.hits.append(self.path)
+        body = cheating.CORRECT_ENERGY.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _sleepers() -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if cheating.MARKER in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(proc.name)
+        except OSError:
+            continue
+    return found
+
+
+@needs_sandbox
+def test_the_sandbox_refuses_network_and_writes_and_keeps_no_process(tmp_path):
+    from worldmodels.grading.grader import _bwrap_command
+
+    scratch, hidden = tmp_path / "scratch", ROOT / "solutions"
+    scratch.mkdir()
+    server = HTTPServer(("127.0.0.1", 0), _Server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Server.hits.clear()
+    script = (
+        "import os, socket, sys, time\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {server.server_address[1]}), timeout=3); print('network: open')\n"
+        "except OSError as e:\n"
+        "    print('network: refused', e.errno)\n"
+        f"for path in [{str(ROOT / 'tests' / 'exercises' / 'ch01.py')!r}, '/outside.txt', 'inside.txt',\n"
+        f"             {str(tmp_path / 'outside.txt')!r}]:  # the last in the sandbox's own empty /tmp\n"
+        "    try:\n"
+        "        open(path, 'a').close(); print('write: ok', os.path.basename(path))\n"
+        "    except OSError:\n"
+        "        print('write: refused', os.path.basename(path))\n"
+        f"print('hidden:', os.listdir({str(hidden)!r}))\n"
+        "print('pid:', os.getpid())\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        f"    os.execv('/bin/sleep', ['sleep', {cheating.MARKER!r}])\n"
+        "time.sleep(0.5)\n"
+    )
+    before = checksums(ROOT / "tests" / "exercises")
+    try:
+        run = subprocess.run(_bwrap_command([sys.executable, "-I", "-c", script], scratch, [hidden]),
+                             cwd=scratch, capture_output=True, text=True, timeout=60)
+    finally:
+        server.shutdown()
+    out = run.stdout
+    assert "network: refused" in out and _Server.hits == [], out + run.stderr
+    assert "write: refused ch01.py" in out and "write: refused outside.txt" in out and "write: ok inside.txt" in out
+    assert (scratch / "inside.txt").exists() and not Path("/outside.txt").exists()
+    assert "hidden: []" in out, "hidden folders are empty in the sandbox"
+    assert "pid: 1\n" not in out and "pid: " in out, "its own PID namespace (bwrap's init is pid 1)"
+    assert not (tmp_path / "outside.txt").exists() and checksums(ROOT / "tests" / "exercises") == before
+    assert _sleepers() == [], "a setsid'd child must not outlive the sandboxed process"
+
+
+@needs_sandbox
+def test_cheating_corpus_scores_zero_and_changes_nothing(tmp_path):
+    submissions, solutions, tests, outside = (tmp_path / n for n in ("submissions", "solutions", "tests", "outside"))
+    solutions.mkdir(), outside.mkdir()
+    shutil.copy(ROOT / "solutions" / cheating.NAME, solutions / cheating.NAME)  # grade chapter 1 only
+    shutil.copytree(ROOT / "tests" / "exercises", tests)
+    server = HTTPServer(("127.0.0.1", 0), _Server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Server.hits.clear()
+    try:
+        want = cheating.build(submissions, tests, outside, server.server_address[1])
+        # the cheats aim at these copies (the repository's own folders are read-only in the sandbox, see the
+        # test above; they are not compared here because other work may change them while this test runs)
+        watched = {"submissions": submissions, "tests": tests, "solutions": solutions}
+        before = {name: checksums(path) for name, path in watched.items()}
+        out = tmp_path / "grades.csv"
+        code = main(["--solutions", str(solutions), "--tests", str(tests), "grade-class", str(submissions),
+                     "--out", str(out), "--cell-timeout", "15", "--exercise-timeout", "5", "--jobs", "2",
+                     "--sandbox", "bwrap"])
+    finally:
+        server.shutdown()
+    assert code == 0, "students' cheating must not make the grader fail"
+    for name, path in watched.items():
+        assert checksums(path) == before[name], f"{name} must be byte-identical after grading"
+    assert list(outside.iterdir()) == [], "nothing may be written outside the scratch copy"
+    assert _Server.hits == [], "the sandbox must refuse network connections"
+    assert _sleepers() == [], "a process the notebook started must not outlive its grading"
+    rows = list(csv.DictReader(out.open()))
+    assert [r["status"] for r in rows if r["student"] == "_run"] == ["bwrap"]
+    got = {(r["student"], r["exercise"]): r for r in rows if r["student"] != "_run"}
+    problems = []
+    for student, exercises in want.items():
+        for exercise, (score, fragment) in exercises.items():
+            row = got[(student, exercise)]
+            full = float(row["points"]) == float(row["max"]) > 0
+            if (score == "full") != full or (score == "zero" and float(row["points"]) != 0):
+                problems.append(f"{student} {exercise}: expected {score}, got {row['points']}/{row['max']} "
+                                f"({row['status']}: {row['reason']})")
+            elif fragment and fragment not in row["reason"]:
+                problems.append(f"{student} {exercise}: reason lacks {fragment!r}: {row['reason']}")
+    assert not problems, "\n".join(problems)
+
+
+def _answer_submission(folder: Path, answers: dict) -> dict:
+    """One notebook per chapter whose exercise functions only call the course's answers (the first one's
+    result is returned); returns {exercise: answer names} for the exercises that have answers."""
+    folder.mkdir(parents=True)
+    cheated = {}
+    for name, exs in course_exercises().items():
+        solution = nbformat.read(ROOT / "solutions" / name, as_version=4)
+        cells = [new_code_cell("import importlib\n"
+                               "def _answer(dotted):\n"
+                               "    parts = dotted.split('.')\n"
+                               "    for cut in range(len(parts) - 1, 0, -1):\n"
+                               "        try:\n"
+                               "            obj = importlib.import_module('.'.join(parts[:cut]))\n"
+                               "        except ImportError:\n"
+                               "            continue\n"
+                               "        for part in parts[cut:]:\n"
+                               "            obj = getattr(obj, part)\n"
+                               "        return obj\n")]
+        for e in exs:
+            source = solution.cells[e.cell].source
+            function = next(line.split("(")[0][4:] for line in source.splitlines() if line.startswith("def "))
+            names = answers.get(e.id, ())
+            if names:
+                cheated[e.id] = names
+            cells.append(new_code_cell(
+                f"# EXERCISE {e.id} ({e.points:g} points)\n"
+                f"def {function}(*args, **kwargs):\n"
+                f"    for dotted in {list(names[1:])!r}:\n"
+                "        try:\n"
+                "            _answer(dotted)(*args, **kwargs)\n"
+                "        except BaseException:\n"
+                "            pass\n"
+                f"    return _answer({names[0]!r})(*args, **kwargs)\n" if names else
+                f"# EXERCISE {e.id} ({e.points:g} points)\n{function} = None\n"))
+        nbformat.write(new_notebook(cells=cells), folder / name)
+    return cheated
+
+
+def test_every_answer_of_the_course_is_refused(tmp_path):
+    expected = course_exercises()
+    answers = all_answers()
+    assert set(answers) == {e.id for exs in expected.values() for e in exs}, "every exercise names its answers"
+    cheated = _answer_submission(tmp_path / "student", answers)
+    results = {r.exercise: r for r in grade_student(tmp_path / "student", "student", expected, FAST)}
+    for exercise, names in cheated.items():
+        r = results[exercise]
+        assert r.points == 0, f"{exercise}: calling the course's answer earned {r.points} ({r.reason})"
+        for dotted in names:
+            assert dotted in r.reason, f"{exercise}: the reason must name {dotted}: {r.reason}"
+    # the same submission without the refusal (test modules without ANSWERS) earns points: the cheat is real
+    tests = tmp_path / "tests"
+    shutil.copytree(ROOT / "tests" / "exercises", tests)
+    for path in tests.glob("ch*.py"):
+        path.write_text(path.read_text().replace("ANSWERS = {", "ANSWERS = {} and {"))
+    open_results = {r.exercise: r for r in grade_student(tmp_path / "student", "student", expected, FAST, tests)}
+    earned = {ex for ex, r in open_results.items() if r.points > 0}
+    assert {"ex1.2", "ex2.1", "ex4.1", "ex4.3", "ex5.1", "ex5.2"} <= earned, open_results
+
+
+def test_grading_without_a_sandbox_says_so_loudly(tmp_path, capsys):
+    (tmp_path / "class" / "someone").mkdir(parents=True)  # no notebooks: graded without starting Python
+    out = tmp_path / "grades.csv"
+    assert main(["grade-class", str(tmp_path / "class"), "--out", str(out), "--sandbox", "none"]) == 0
+    captured = capsys.readouterr()
+    assert "WARNING: NO SANDBOX" in captured.err and "WARNING: NO SANDBOX" in captured.out
+    log = [r for r in csv.DictReader(out.open()) if r["student"] == "_run"]
+    assert log[0]["status"] == "none" and "NO SANDBOX" in log[0]["reason"]
+
+
+def test_without_a_sandbox_rewritten_tests_change_no_grade_and_are_reported(tmp_path, capsys):
+    submissions, solutions, tests = tmp_path / "submissions", tmp_path / "solutions", tmp_path / "tests"
+    solutions.mkdir()
+    shutil.copy(ROOT / "solutions" / cheating.NAME, solutions / cheating.NAME)
+    shutil.copytree(ROOT / "tests" / "exercises", tests)  # the cheat rewrites this copy, never the repository's
+    want = cheating.build(submissions, tests, tmp_path, 9, cases=["rewrites_the_tests"])
+    out = tmp_path / "grades.csv"
+    assert main(["--solutions", str(solutions), "--tests", str(tests), "grade-class", str(submissions),
+                 "--out", str(out), "--cell-timeout", "15", "--exercise-timeout", "5", "--jobs", "1",
+                 "--sandbox", "none"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    grades = [r for r in rows if r["student"] != "_run"]
+    assert {r["student"] for r in grades} == set(want) and len(grades) == 3 * len(want)
+    for r in grades:  # the tests were read before the cheat ran: the stubs score 0, the solution full marks
+        expected = float(r["max"]) if r["student"] == "complete_solution" else 0.0
+        assert float(r["points"]) == expected, r
+    log = {r["exercise"]: r for r in rows if r["student"] == "_run"}
+    assert log["sandbox"]["status"] == "none"
+    assert log["instructor-files"]["status"] == "changed" and "ch01.py" in log["instructor-files"]["reason"]
+    assert "instructor file(s) changed" in capsys.readouterr().err

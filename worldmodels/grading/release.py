@@ -1,0 +1,95 @@
+"""The student release: exercises, the public tests check() uses and the course package; no solutions,
+no hidden tests.
+
+`release(out)` writes the bundle to `out` (default build/student) and checks it: no file holds a
+solution marker or the text of a solution region, no hidden test module or hidden test name is there.
+"""
+
+import ast
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from .markers import BEGIN, END, generate
+from .registry import HIDDEN, exercise_tests_dir, repo_root
+
+STAMP = ".student-release"  # marks a folder we wrote, so that a new release may replace it
+TOP_FILES = ("pyproject.toml", "requirements.txt", "README.md", "LICENSE")
+README = """# Student release
+
+- `exercises/`: the course's notebooks with the exercises to solve.
+- `tests/exercises/`: the public tests that `check("exN.M")` runs in a notebook.
+- `worldmodels/`: the course's package. Install it with `pip install -r requirements.txt && pip install -e .`
+
+The grader also runs hidden tests, so passing every `check()` is necessary but not sufficient for full marks.
+Before submitting, restart the kernel and run all cells: grading runs each notebook from the top.
+"""
+
+
+def _solution_regions(solutions: Path) -> list[str]:
+    regions = []
+    for path in sorted(solutions.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and BEGIN in cell.source:
+                for chunk in cell.source.split(BEGIN)[1:]:
+                    body = "\n".join(line.strip() for line in chunk.split(END)[0].splitlines() if line.strip())
+                    if body.count("\n") >= 1:  # one-line regions are too common to be told apart
+                        regions.append(body)
+    return regions
+
+
+def _hidden_names(tests: Path) -> list[str]:
+    names = []
+    for path in sorted((tests / HIDDEN).glob("ch*.py")):
+        names += [n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)
+                  and any("exercise_test" in ast.unparse(d) for d in n.decorator_list)]
+    return names
+
+
+def problems(out: Path, solutions: Path, tests: Path) -> list[str]:
+    """What in the bundle `out` gives away a solution or a hidden test (empty: nothing)."""
+    found = []
+    regions, hidden = _solution_regions(solutions), _hidden_names(tests)
+    for path in sorted(p for p in Path(out).rglob("*") if p.is_file()):
+        rel = path.relative_to(out)
+        if HIDDEN in rel.parts or "solutions" in rel.parts:
+            found.append(f"{rel}: a hidden test or solutions file")
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if (BEGIN in text or END in text) and rel.parts[0] != "worldmodels":  # the grader names its markers
+            found.append(f"{rel}: holds a solution marker")
+        flat = "\n".join(line.strip() for line in text.splitlines() if line.strip())
+        if path.suffix == ".ipynb":
+            nb = nbformat.reads(text, as_version=4)
+            flat = "\n".join(line.strip() for c in nb.cells for line in c.source.splitlines() if line.strip())
+        found += [f"{rel}: holds the solution {r.splitlines()[0]!r}..." for r in regions if r in flat]
+        found += [f"{rel}: names the hidden test {n}" for n in hidden if f"def {n}(" in text]
+    return found
+
+
+def release(out: Path | None = None, solutions: Path | None = None, tests: Path | None = None) -> list[str]:
+    """Write the student bundle to `out`; return the problems found in it (it is left in place to inspect)."""
+    root = repo_root()
+    out = Path(out or root / "build" / "student")
+    solutions, tests = Path(solutions or root / "solutions"), Path(tests or exercise_tests_dir())
+    if out.exists():
+        if not (out / STAMP).is_file():
+            raise FileExistsError(f"{out} exists and is not a student release: choose an empty folder")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / STAMP).write_text("written by python -m worldmodels.grading release\n")
+    (out / "README_STUDENT.md").write_text(README)
+    generate(solutions, out / "exercises")
+    (out / "tests" / "exercises").mkdir(parents=True)
+    for path in sorted(tests.glob("ch*.py")):
+        shutil.copy(path, out / "tests" / "exercises" / path.name)
+    shutil.copytree(root / "worldmodels", out / "worldmodels",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    for name in TOP_FILES:
+        if (root / name).is_file():
+            shutil.copy(root / name, out / name)
+    return problems(out, solutions, tests)
