@@ -111,16 +111,7 @@ def test_corpus_of_broken_submissions(tmp_path, monkeypatch):
     rows = [r for r in rows if r["student"] != "_run"]
     got = {(r["student"], r["exercise"]): r for r in rows}
     assert len(got) == len(rows) == 3 * len(want)
-    problems = []
-    for student, exercises in want.items():
-        for exercise, (score, fragment) in exercises.items():
-            row = got[(student, exercise)]
-            full = float(row["points"]) == float(row["max"]) > 0
-            if (score == "full") != full or (score == "zero" and float(row["points"]) != 0):
-                problems.append(f"{student} {exercise}: expected {score}, got {row['points']}/{row['max']} "
-                                f"({row['status']}: {row['reason']})")
-            elif fragment and fragment not in row["reason"]:
-                problems.append(f"{student} {exercise}: reason lacks {fragment!r}: {row['reason']}")
+    problems = corpus.expectation_problems(want, got)
     assert not problems, "\n".join(problems)
 
 

@@ -25,6 +25,9 @@ from worldmodels.grading.registry import all_answers, repo_root
 
 ROOT = repo_root()
 FAST = Limits(cell_s=20, exercise_s=5, grace_s=2)
+_corpus_spec = importlib.util.spec_from_file_location("corpus", ROOT / "tests" / "submissions" / "corpus.py")
+corpus = importlib.util.module_from_spec(_corpus_spec)
+_corpus_spec.loader.exec_module(corpus)
 _spec = importlib.util.spec_from_file_location("cheating", ROOT / "tests" / "submissions" / "cheating.py")
 cheating = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cheating)
@@ -136,16 +139,7 @@ def test_cheating_corpus_scores_zero_and_changes_nothing(tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert [r["status"] for r in rows if r["student"] == "_run"] == ["bwrap"]
     got = {(r["student"], r["exercise"]): r for r in rows if r["student"] != "_run"}
-    problems = []
-    for student, exercises in want.items():
-        for exercise, (score, fragment) in exercises.items():
-            row = got[(student, exercise)]
-            full = float(row["points"]) == float(row["max"]) > 0
-            if (score == "full") != full or (score == "zero" and float(row["points"]) != 0):
-                problems.append(f"{student} {exercise}: expected {score}, got {row['points']}/{row['max']} "
-                                f"({row['status']}: {row['reason']})")
-            elif fragment and fragment not in row["reason"]:
-                problems.append(f"{student} {exercise}: reason lacks {fragment!r}: {row['reason']}")
+    problems = corpus.expectation_problems(want, got)
     assert not problems, "\n".join(problems)
 
 

@@ -215,3 +215,19 @@ def build(root: Path) -> dict[str, dict[str, tuple[str, str]]]:
     nbformat.write(solution, good / NAME)
     expected["complete_solution"] = {ex: FULL for ex in ALL}
     return expected
+
+
+def expectation_problems(want: dict, got: dict) -> list[str]:
+    """Compare graded rows with what a corpus expects: `want` maps student -> exercise -> (score, reason
+    fragment) with score "full" or "zero"; `got` maps (student, exercise) -> a grades.csv row."""
+    problems = []
+    for student, exercises in want.items():
+        for exercise, (score, fragment) in exercises.items():
+            row = got[(student, exercise)]
+            full = float(row["points"]) == float(row["max"]) > 0
+            if (score == "full") != full or (score == "zero" and float(row["points"]) != 0):
+                problems.append(f"{student} {exercise}: expected {score}, got {row['points']}/{row['max']} "
+                                f"({row['status']}: {row['reason']})")
+            elif fragment and fragment not in row["reason"]:
+                problems.append(f"{student} {exercise}: reason lacks {fragment!r}: {row['reason']}")
+    return problems

@@ -125,9 +125,20 @@ def _protected(path: Path) -> bool:
 def _bwrap_command(cmd: list, scratch: Path, hide: list) -> list:
     out = [shutil.which("bwrap") or "bwrap", *_BWRAP_FLAGS, "--ro-bind", "/", "/", "--dev", "/dev",
            "--proc", "/proc", "--tmpfs", "/tmp"]
+    # A course checked out under /tmp (a CI clone, say) must stay visible, read-only, above the fresh /tmp:
+    # the interpreter, its virtual environment and the package live there.
+    tmp = Path("/tmp").resolve()
+    needed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, Path(sys.executable).resolve().parent, repo_root())}
+    rebound = []
+    for path in sorted(p for p in needed if tmp in p.parents):
+        if not any(r == path or r in path.parents for r in rebound):
+            out += ["--ro-bind", str(path), str(path)]
+            rebound.append(path)
     hidden = []
     for path in sorted({Path(h).resolve() for h in hide if h and Path(h).exists()}):
-        if any(h == path or h in path.parents for h in [Path("/tmp"), *hidden]):
+        under_tmp = path == tmp or tmp in path.parents
+        visible_again = any(r == path or r in path.parents for r in rebound)
+        if (under_tmp and not visible_again) or any(h == path or h in path.parents for h in hidden):
             continue  # already out of sight
         if not _protected(path) and scratch.resolve() != path and path not in scratch.resolve().parents:
             out += ["--tmpfs", str(path), "--remount-ro", str(path)]  # an empty, read-only folder in its place
