@@ -65,8 +65,12 @@ def test_verdict_table_and_bad_inputs(videos):
     table = verdict_table({"in-distribution": laws["model"], "faded": faded}, errors={"in-distribution": 0.5})
     assert list(table.index) == ["in-distribution", "faded"]
     assert list(table.columns) == ["error k=10 (px)", *(COLUMN_LABELS[name] for name in TOLERANCES), "laws broken"]
-    assert table.loc["in-distribution", "laws broken"] == "none"
-    assert table.loc["faded", "laws broken"] == "speed, mass"
+    assert table.loc["in-distribution", "laws broken"] == 0
+    assert table.loc["faded", "laws broken"] == 2
+    verdicts = verdict_table({"in-distribution": laws["model"], "faded": faded}, verdicts=True)
+    assert list(verdicts.columns) == ["speed", "steady speed", "bounce", "energy", "mass"]
+    assert list(verdicts.loc["faded"]) == ["broken", "kept", "kept", "kept", "broken"]
+    assert set(verdicts.loc["in-distribution"]) == {"kept"}
     assert table.loc["faded", "mass bias"] == -0.4  # signed: the imagined ball has 40 % too little ink
     assert np.isnan(table.loc["faded", "error k=10 (px)"])
     with pytest.raises(ValueError, match="one ball"):

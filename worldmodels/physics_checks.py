@@ -183,12 +183,15 @@ COLUMN_LABELS = {"speed_bias": "speed bias", "speed_change": "speed change", "bo
                  "energy_change": "energy change", "mass_bias": "mass bias"}
 
 
-def verdict_table(results: dict[str, LawMetrics], errors: dict[str, float] | None = None):
-    """A pandas DataFrame, one row per split: each law's measured violation (columns labelled as in
-    COLUMN_LABELS, e.g. "mass bias" for the LawMetrics field mass_bias, rounded to 3 decimals so it
-    reproduces in checked cells), and a last column "laws broken" naming the laws outside TOLERANCES
-    ("none" when all hold). With `errors`, a first column "error k=10 (px)" holds the centroid error of
-    each split.
+def verdict_table(results: dict[str, LawMetrics], errors: dict[str, float] | None = None, verdicts: bool = False):
+    """A pandas DataFrame, one row per split, in one of two narrow forms.
+
+    - measurements (default): each law's measured violation (columns labelled as in COLUMN_LABELS, e.g.
+      "mass bias" for the LawMetrics field mass_bias, rounded to 3 decimals so it reproduces in checked
+      cells) and a last column "laws broken", how many of the laws are outside TOLERANCES. With `errors`,
+      a first column "error k=10 (px)" holds the centroid error of each split.
+    - ``verdicts=True``: one column per law (SHORT_NAMES: "speed", "steady speed", "bounce", "energy",
+      "mass") saying "kept" or "broken".
 
     ``speed_bias`` and ``mass_bias`` are signed (negative = too slow / too little ink); the other
     columns are magnitudes.
@@ -199,9 +202,12 @@ def verdict_table(results: dict[str, LawMetrics], errors: dict[str, float] | Non
         raise ValueError("results is empty")
     rows = {}
     for split, m in results.items():
+        kept = m.verdicts()
+        if verdicts:
+            rows[split] = {SHORT_NAMES[name]: "kept" if kept[name] else "broken" for name in TOLERANCES}
+            continue
         row = {} if errors is None else {"error k=10 (px)": round(float(errors.get(split, float("nan"))), 2)}
         row.update({COLUMN_LABELS[name]: round(float(getattr(m, name)), 3) for name in TOLERANCES})
-        broken = [SHORT_NAMES[name] for name, ok in m.verdicts().items() if not ok]
-        row["laws broken"] = ", ".join(broken) if broken else "none"
+        row["laws broken"] = sum(not ok for ok in kept.values())
         rows[split] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("split")
