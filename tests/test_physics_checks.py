@@ -87,3 +87,46 @@ def test_free_flight_speed_ignores_the_steps_next_to_a_bounce():
     positions = np.cumsum(np.array([[[0, 0], [1, 1], [1, 1], [-1, 1], [-1, 1], [-1, 1], [-1, 1]]], dtype=float), axis=1)
     assert free_flight_speed(positions) == pytest.approx([np.sqrt(2)])
     assert np.isnan(free_flight_speed(positions[:, :3]))[0]  # no step qualifies
+
+
+# ------------------------------------------------------------------------------ several balls (chapter 7)
+
+
+def test_collision_laws_hold_for_the_simulator_and_break_for_balls_that_pass_through():
+    from worldmodels.data import THREE_BALLS
+    from worldmodels.oracle import oracle_positions
+    from worldmodels.physics_checks import CollisionMetrics, collision_metrics
+
+    videos = make_split("val", 128, 30, THREE_BALLS, seed=0)
+    truth = collision_metrics(videos.positions, THREE_BALLS.radius, THREE_BALLS.size)
+    assert truth.n_collisions >= 5 and truth.momentum_change < 1e-9 and truth.exchange_error < 1e-9
+    assert truth.overlap_px == 0 and all(truth.verdicts().values()), truth
+    ghosts = collision_metrics(oracle_positions(videos.positions[:, :10], 20, THREE_BALLS), THREE_BALLS.radius, THREE_BALLS.size)
+    assert ghosts.exchange_error == pytest.approx(1.0) and ghosts.overlap_px > 1
+    assert not ghosts.verdicts()["exchange_error"] and not ghosts.verdicts()["overlap_px"]
+    table = verdict_table({"truth": truth, "ghosts": ghosts})
+    assert list(table.columns) == [*(CollisionMetrics.column_labels[n] for n in CollisionMetrics.tolerances), "laws broken"]
+    assert table.loc["ghosts", "laws broken"] == 2
+
+
+def test_elastic_exchange_swaps_velocities_head_on():
+    from worldmodels.physics_checks import elastic_exchange
+
+    assert np.allclose(elastic_exchange([2.0, 0.0], [-1.0, 0.0], [-6.0, 0.0]), [-3.0, 0.0])
+
+
+def test_track_keeps_identities_through_the_frames():
+    from worldmodels.data import THREE_BALLS
+    from worldmodels.centroid import match_error
+    from worldmodels.physics_checks import track
+
+    videos = make_split("val", 16, 12, THREE_BALLS, seed=0)
+    tracked = track(videos.frames, 3)
+    assert tracked.shape == videos.positions.shape
+    assert match_error(tracked, videos.positions).mean() < 0.1
+    # slot identity: the pairing found at frame 0 still fits at the last frame for most sequences
+    first = np.argmin(np.linalg.norm(tracked[:, 0, :, None] - videos.positions[:, 0, None], axis=-1), axis=-1)
+    kept = np.linalg.norm(np.take_along_axis(videos.positions[:, -1], first[..., None], axis=1) - tracked[:, -1], axis=-1).max(-1) < 0.5
+    assert kept.mean() > 0.8
+    with pytest.raises(ValueError, match="B, T, H, W"):
+        track(videos.frames[0], 3)

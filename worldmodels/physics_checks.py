@@ -14,6 +14,11 @@ Quantities named ``*_bias`` are signed relative differences from the truth (-0.2
 Velocities come from decoded positions: d_t = p_t+1 - p_t. A step next to a bounce is not a velocity (the
 ball turned inside it), so each law uses only the steps it can trust, found from sign flips of d.
 The same checks run on the true trajectories, which pass them exactly (the reference column).
+
+Several balls (chapter 7), on tracked positions (B, T, N, 2) where ball i stays ball i (a slot model's
+read-out, or frames decoded with `track`): collision_metrics checks that momentum is exchanged in
+ball-ball collisions as an elastic collision of equal masses would, that the total kinetic energy stays
+constant, and that balls do not interpenetrate (CollisionMetrics, COLLISION_TOLERANCES).
 """
 
 from __future__ import annotations
@@ -203,11 +208,140 @@ def verdict_table(results: dict[str, LawMetrics], errors: dict[str, float] | Non
     rows = {}
     for split, m in results.items():
         kept = m.verdicts()
+        # CollisionMetrics carries its own laws and labels; LawMetrics uses the module's
+        tolerances = getattr(m, "tolerances", TOLERANCES)
+        short, labels = getattr(m, "short_names", SHORT_NAMES), getattr(m, "column_labels", COLUMN_LABELS)
         if verdicts:
-            rows[split] = {SHORT_NAMES[name]: "kept" if kept[name] else "broken" for name in TOLERANCES}
+            rows[split] = {short[name]: "kept" if kept[name] else "broken" for name in tolerances}
             continue
         row = {} if errors is None else {"error k=10 (px)": round(float(errors.get(split, float("nan"))), 2)}
-        row.update({COLUMN_LABELS[name]: round(float(getattr(m, name)), 3) for name in TOLERANCES})
+        row.update({labels[name]: round(float(getattr(m, name)), 3) for name in tolerances})
         row["laws broken"] = sum(not ok for ok in kept.values())
         rows[split] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("split")
+
+
+# ------------------------------------------------------------------------------------ several balls
+
+COLLISION_TOLERANCES = {
+    "momentum_change": 0.10,  # |dv_i + dv_j| / (|v_i| + |v_j|) at a collision: the pair's momentum is kept
+    "exchange_error": 0.25,  # |dv_i - dv_i elastic| / |dv_i elastic|: the momentum moves as an elastic collision's
+    "energy_change": 0.10,  # |late / early total kinetic energy - 1|
+    "overlap_px": 0.5,  # deepest interpenetration 2 r - distance in a rollout, px
+}
+
+
+@dataclass
+class CollisionMetrics:
+    """Laws of several colliding balls, averaged over sequences (NaN where nothing qualified)."""
+
+    momentum_change: float  # mean over clean collisions of |dv_i + dv_j| / (|v_i| + |v_j|) (see clean_collisions)
+    exchange_error: float  # mean over clean collisions of |dv - dv elastic| / |dv elastic| (both balls)
+    energy_change: float  # mean over sequences of |median energy, 2nd half / median energy, 1st half - 1|
+    overlap_px: float  # mean over sequences of the deepest interpenetration max(0, 2 r - distance), px
+    n_collisions: int
+
+    tolerances = COLLISION_TOLERANCES
+    short_names = {"momentum_change": "momentum", "exchange_error": "exchange", "energy_change": "energy",
+                   "overlap_px": "no overlap"}
+    column_labels = {"momentum_change": "momentum change", "exchange_error": "exchange error",
+                     "energy_change": "energy change", "overlap_px": "overlap (px)"}
+
+    def verdicts(self) -> dict[str, bool]:
+        """True where the law holds within COLLISION_TOLERANCES."""
+        return {name: bool(np.isfinite(getattr(self, name)) and abs(getattr(self, name)) <= tol)
+                for name, tol in COLLISION_TOLERANCES.items()}
+
+
+def elastic_exchange(v_i, v_j, normal) -> np.ndarray:
+    """Velocity change of ball i when it collides elastically with ball j of equal mass (ball j gets minus
+    it): -((v_i - v_j) . n) n, with n the unit line of centres. Shapes (..., 2) -> (..., 2)."""
+    v_i, v_j, normal = (np.asarray(a, dtype=np.float64) for a in (v_i, v_j, normal))
+    n = normal / np.linalg.norm(normal, axis=-1, keepdims=True)
+    return -((v_i - v_j) * n).sum(-1, keepdims=True) * n
+
+
+def contact_normal(dp, dv, radius: float):
+    """The line of centres at the moment of contact: the pair (offset dp = p_i - p_j, relative velocity dv,
+    (2,) each) moves on until |dp + dv tau| = 2 r; returns (dp + dv tau) / (2 r), or None when the straight
+    paths do not touch within two frames (a near miss: nothing should be exchanged)."""
+    dp, dv = np.asarray(dp, dtype=np.float64), np.asarray(dv, dtype=np.float64)
+    a, b, c = dv @ dv, 2 * dp @ dv, dp @ dp - 4 * radius**2
+    disc = b * b - 4 * a * c
+    if a > 0 and disc >= 0:
+        tau = (-b - np.sqrt(disc)) / (2 * a)
+        if 0 <= tau <= 2:
+            return (dp + dv * tau) / (2 * radius)
+    return None
+
+
+def clean_collisions(positions, radius: float, size: float, contact_px: float = 2.0) -> np.ndarray:
+    """Ball-ball collisions that can be measured: rows (sequence, frame c, i, j) of an int array (M, 4).
+
+    A pair collides around frame c when its distance there is a local minimum below 2 r + contact_px. Its
+    velocities before and after are the steps c-2 -> c-1 and c+1 -> c+2, so frames c-2 .. c+2 must exist,
+    both balls must stay clear of the walls (every coordinate at least r + 3 px from one) and no third ball
+    may come within 2 r + 3 px of either: then nothing but this collision changed the two velocities.
+    """
+    p = np.asarray(positions, dtype=np.float64)
+    if p.ndim != 4 or p.shape[-1] != 2 or p.shape[1] < 5:
+        raise ValueError(f"positions must have shape (B, T >= 5, N, 2), got {p.shape}")
+    b, t, n, _ = p.shape
+    dist = np.linalg.norm(p[:, :, :, None] - p[:, :, None, :], axis=-1)  # (B, T, N, N)
+    clear = ((p >= radius + 3) & (p <= size - radius - 3)).all(axis=-1)  # (B, T, N)
+    rows = []
+    for i in range(n):
+        for j in range(i + 1, n):
+            d = dist[:, :, i, j]
+            for c in range(2, t - 2):
+                hit = (d[:, c] < 2 * radius + contact_px) & (d[:, c] <= d[:, c - 1]) & (d[:, c] < d[:, c + 1])
+                hit &= clear[:, c - 2 : c + 3, i].all(axis=1) & clear[:, c - 2 : c + 3, j].all(axis=1)
+                for k in range(n):
+                    if k not in (i, j):
+                        near = (dist[:, c - 2 : c + 3, k, i] < 2 * radius + 3) | (dist[:, c - 2 : c + 3, k, j] < 2 * radius + 3)
+                        hit &= ~near.any(axis=1)
+                rows.extend((s, c, i, j) for s in np.flatnonzero(hit))
+    return np.array(rows, dtype=int).reshape(-1, 4)
+
+
+def collision_metrics(positions, radius: float, size: float) -> CollisionMetrics:
+    """Measure the laws of several balls on tracked positions (B, T, N, 2) (ball i stays ball i)."""
+    p = np.asarray(positions, dtype=np.float64)
+    events = clean_collisions(p, radius, size)
+    momentum, exchange = [], []
+    for s, c, i, j in events:
+        before_i, before_j = p[s, c - 1, i] - p[s, c - 2, i], p[s, c - 1, j] - p[s, c - 2, j]
+        after_i, after_j = p[s, c + 2, i] - p[s, c + 1, i], p[s, c + 2, j] - p[s, c + 1, j]
+        normal = contact_normal(p[s, c - 1, i] - p[s, c - 1, j], before_i - before_j, radius)
+        if normal is None:  # the paths before miss each other: no collision is due
+            continue
+        expected = elastic_exchange(before_i, before_j, normal)
+        if np.linalg.norm(expected) < 0.5:  # a graze: too little exchanged to measure
+            continue
+        dv_i, dv_j = after_i - before_i, after_j - before_j
+        momentum.append(np.linalg.norm(dv_i + dv_j) / (np.linalg.norm(before_i) + np.linalg.norm(before_j)))
+        exchange.append((np.linalg.norm(dv_i - expected) + np.linalg.norm(dv_j + expected)) / (2 * np.linalg.norm(expected)))
+    energy = 0.5 * (np.diff(p, axis=1) ** 2).sum(axis=(-1, -2))  # (B, T-1): total kinetic energy per step
+    half = energy.shape[1] // 2
+    # the median ignores the few steps folded by a bounce or a collision
+    energy_change = np.abs(np.median(energy[:, half:], axis=1) / np.median(energy[:, :half], axis=1) - 1)
+    dist = np.linalg.norm(p[:, :, :, None] - p[:, :, None, :], axis=-1)
+    n = p.shape[2]
+    dist[:, :, np.arange(n), np.arange(n)] = np.inf
+    overlap = np.maximum(0.0, 2 * radius - dist.min(axis=(1, 2, 3))) if n > 1 else np.zeros(len(p))
+    mean = lambda x: float(np.mean(x)) if len(x) else float("nan")
+    return CollisionMetrics(momentum_change=mean(momentum), exchange_error=mean(exchange),
+                            energy_change=float(np.mean(energy_change)), overlap_px=float(np.mean(overlap)),
+                            n_collisions=len(momentum))
+
+
+def track(frames, n_balls: int) -> np.ndarray:
+    """Decode frames (B, T, H, W) of several balls to tracked positions (B, T, N, 2): centroids, each
+    frame's k-means started from the previous frame's positions so that ball i stays ball i."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4:
+        raise ValueError(f"frames must have shape (B, T, H, W), got {frames.shape}")
+    out = [centroids(frames[:, 0], n_balls=n_balls)]
+    for t in range(1, frames.shape[1]):
+        out.append(centroids(frames[:, t], n_balls=n_balls, init=out[-1]))
+    return np.stack(out, axis=1)

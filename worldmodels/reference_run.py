@@ -19,6 +19,8 @@ from .world_model import WorldModel, WorldModelConfig
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 REFERENCE_CHECKPOINT = CHECKPOINT_DIR / "world_model.pt"
 REFERENCE_RECORD = CHECKPOINT_DIR / "world_model.json"
+OBJECT_CHECKPOINT = CHECKPOINT_DIR / "object_model.pt"  # chapter 7: bench/objects.py --save
+OBJECT_RECORD = CHECKPOINT_DIR / "object_model.json"
 
 
 def save(model: WorldModel, path=REFERENCE_CHECKPOINT, record: dict | None = None) -> None:
@@ -34,11 +36,23 @@ def save(model: WorldModel, path=REFERENCE_CHECKPOINT, record: dict | None = Non
 
 def load(path=REFERENCE_CHECKPOINT) -> WorldModel:
     """Load a model written by `save` (the course's reference run by default), in eval mode, float32."""
+    return _load(path, WorldModel, WorldModelConfig, "bench/world_model.py --save")
+
+
+def load_object_model(path=None):
+    """Load chapter 7's object model (worldmodels.objects.ObjectModel) written by `save`; by default the
+    recorded reference run OBJECT_CHECKPOINT (its record: load_record(OBJECT_RECORD))."""
+    from .objects import ObjectModel, ObjectModelConfig
+
+    return _load(OBJECT_CHECKPOINT if path is None else path, ObjectModel, ObjectModelConfig, "bench/objects.py --save")
+
+
+def _load(path, model_class, config_class, how: str):
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"no checkpoint at {path}: train one with bench/world_model.py --save")
+        raise ValueError(f"no checkpoint at {path}: train one with {how}")
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = WorldModel(WorldModelConfig(**blob["config"]))
+    model = model_class(config_class(**blob["config"]))
     model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
     return model.eval()
 
@@ -46,3 +60,16 @@ def load(path=REFERENCE_CHECKPOINT) -> WorldModel:
 def load_record(path=REFERENCE_RECORD) -> dict:
     """The JSON record of a run: seed, configs, training time and metrics."""
     return json.loads(Path(path).read_text())
+
+
+# Chapter 4's next-frame predictor, recorded the same way (worldmodels.testbed.record_next_frame trains it
+# with the chapter's recipe); chapter 10 loads it as one of its generators instead of retraining it.
+NEXT_FRAME_CHECKPOINT = CHECKPOINT_DIR / "next_frame.pt"
+NEXT_FRAME_RECORD = CHECKPOINT_DIR / "next_frame.json"
+
+
+def load_next_frame(path=NEXT_FRAME_CHECKPOINT):
+    """Load a next_frame.ConvPredictor written by `save` (chapter 4's recorded run by default), eval mode."""
+    from .next_frame import ConvPredictor, PredictorConfig
+
+    return _load(path, ConvPredictor, PredictorConfig, "worldmodels.testbed.record_next_frame")

@@ -6,6 +6,8 @@ The loop knows nothing about the model: you pass `loss_fn(model, batch) -> scala
 `batch_sampler` builds the latter from tensors: random rows, or random windows of consecutive steps.
 """
 
+import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -105,6 +107,29 @@ def validation_loss(model: torch.nn.Module, loss_fn: Callable, batch: Any) -> fl
     return loss
 
 
+class _LossModule(torch.nn.Module):
+    """model + loss_fn as one module whose forward(batch) is the loss: what DistributedDataParallel wraps,
+    so that its gradient all-reduce runs whatever methods loss_fn calls on the model."""
+
+    def __init__(self, model: torch.nn.Module, loss_fn: Callable):
+        super().__init__()
+        self.model, self.loss_fn = model, loss_fn
+
+    def forward(self, batch):
+        return self.loss_fn(self.model, batch)
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move a batch (a tensor, or tuples/lists/dicts of them) to `device`; other values pass unchanged."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
 def train(
     model: torch.nn.Module,
     loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
@@ -113,23 +138,68 @@ def train(
     val_batch: Any = None,
     desc: str = "training",
     progress: bool = True,
+    *,
+    device: str | torch.device | None = None,
+    mixed_precision: bool = False,
+    ddp: bool = False,
+    resume: dict | None = None,
+    checkpoint: Callable[[dict], None] | None = None,
+    checkpoint_every: int = 0,
 ) -> History:
     """Train `model` in place for config.steps steps; return the loss history.
 
     Deterministic for a given model initialisation, config.seed and thread count: the batches come
     from one torch.Generator seeded with config.seed. The progress bar shows the loss every
     eval_every steps (and the validation loss when `val_batch` is given).
+
+    Scaling hooks (all off by default; worldmodels.train uses them):
+    - `device`: move the model there and every batch as it is drawn (the generator stays on the CPU).
+    - `mixed_precision`: run the loss under bfloat16 autocast on the model's device (meant for GPUs).
+    - `ddp`: torch.distributed is initialised; wrap model + loss in DistributedDataParallel, which
+      averages the gradients of all ranks in backward. Every rank draws with the same seeded generator,
+      so `next_batch` must return this rank's share of one global batch. The recorded loss is the mean
+      over ranks.
+    - `checkpoint(state)` is called every `checkpoint_every` steps and after the last one, with a dict
+      {step, model, optimizer, generator, history} of the state after `step` steps (a copy, safe to keep); `resume=state`
+      continues from it and gives the same result as the uninterrupted run.
     """
+    if checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
     start_time = time.perf_counter()
+    if device is not None:
+        device = torch.device(device)
+        model.to(device)
+    device = next(iter(model.parameters()), torch.empty(0)).device
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    history = History()
+    history, first = History(), 0
+    if resume is not None:
+        if not 0 <= resume["step"] <= config.steps:
+            raise ValueError(f"cannot resume at step {resume['step']} a run of {config.steps} steps")
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        generator.set_state(resume["generator"])
+        history, first = History(**resume["history"]), resume["step"]
+    forward = _LossModule(model, loss_fn)
+    world_size = 1
+    if ddp:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            raise ValueError("ddp=True needs torch.distributed initialised (launch with torchrun; see worldmodels.train)")
+        world_size = dist.get_world_size()
+        forward = torch.nn.parallel.DistributedDataParallel(
+            forward, device_ids=[device.index] if device.type == "cuda" else None)
     model.train()
-    bar = progress_bar(range(config.steps), desc=desc, disable=not progress)
+    bar = progress_bar(range(first, config.steps), desc=desc, disable=not progress)
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
-        loss = loss_fn(model, next_batch(generator))
+        batch = next_batch(generator)
+        if device.type != "cpu":
+            batch = to_device(batch, device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed_precision):
+            loss = forward(batch)
         if not torch.isfinite(loss):
             raise ValueError(f"loss became {loss.item()} at step {step}; lower the learning rate")
         optimizer.zero_grad(set_to_none=True)
@@ -137,15 +207,24 @@ def train(
         if config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
+        if world_size > 1:  # record the global batch's loss: the mean of the ranks' losses
+            loss = loss.detach().clone()
+            torch.distributed.all_reduce(loss)
+            loss /= world_size
         history.steps.append(step)
         history.train_loss.append(loss.item())
         if step % config.eval_every == 0 or step == config.steps - 1:
             postfix = {"train": f"{loss.item():.3f}"}
             if val_batch is not None:
                 history.val_steps.append(step)
-                history.val_loss.append(validation_loss(model, loss_fn, val_batch))
+                history.val_loss.append(validation_loss(model, loss_fn, to_device(val_batch, device)))
                 postfix["val"] = f"{history.val_loss[-1]:.3f}"
             bar.set_postfix(**postfix)
+        done = step + 1
+        if checkpoint is not None and ((checkpoint_every and done % checkpoint_every == 0) or done == config.steps):
+            history.seconds = (resume or {}).get("history", {}).get("seconds", 0.0) + time.perf_counter() - start_time
+            checkpoint(copy.deepcopy({"step": done, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                      "generator": generator.get_state(), "history": dataclasses.asdict(history)}))
     bar.close()
-    history.seconds = time.perf_counter() - start_time
+    history.seconds = (resume or {}).get("history", {}).get("seconds", 0.0) + time.perf_counter() - start_time
     return history

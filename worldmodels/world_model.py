@@ -130,9 +130,11 @@ def rollout_loss(model: WorldModel, frames: torch.Tensor, actions: torch.Tensor,
     if actions.shape != frames.shape[:2] + (model.config.action_dim,):
         raise ValueError(f"actions must have shape {tuple(frames.shape[:2]) + (model.config.action_dim,)}, got {tuple(actions.shape)}")
     horizon = frames.shape[1] - c
+    if steps is not None and len(steps):  # imagine only up to the last scored step: the rest would get zero gradient
+        horizon = int(steps.max()) + 1
     z0 = model.encode(frames[:, :c])
     latents = model.imagine(z0, actions[:, c - 1 : c - 1 + horizon])
-    targets = frames[:, c:]
+    targets = frames[:, c : c + horizon]
     if steps is not None:
         latents, targets = latents[:, steps], targets[:, steps]
     logits = model.decode_logits(torch.cat([z0[:, None], latents], dim=1))

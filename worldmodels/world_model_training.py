@@ -67,33 +67,56 @@ def simulate_pool(world: WorldConfig, recipe: TrainingRecipe) -> tuple[torch.Ten
     return torch.from_numpy(traj.positions).float(), torch.from_numpy(traj.actions).float()
 
 
-def window_batches(world: WorldConfig, recipe: TrainingRecipe, context: int):
+def window_batches(world: WorldConfig, recipe: TrainingRecipe, context: int, *, pool: tuple | None = None,
+                   shard: tuple[int, int] = (0, 1)):
     """next_batch(generator) -> (frames (B, L, H, W), actions (B, L, 2), decoded steps (decoded_steps,)),
-    L = context + rollout_steps: random windows of the pool, rendered on the fly."""
+    L = context + rollout_steps: random windows of the pool, rendered on the fly.
+
+    Only the frames the loss reads are rendered (the `context` frames and the decoded steps); the others
+    stay zero. `pool` = (positions, actions) replaces simulate_pool(world, recipe). With
+    `shard=(rank, world_size)` every process draws the same global batch from its generator (so all ranks
+    stay in step) and renders only its own contiguous slice of batch_size // world_size windows: the
+    data-parallel split of worldmodels.train. The default (0, 1) is the whole batch."""
     length = context + recipe.rollout_steps
     if length > recipe.pool_frames:
         raise ValueError(f"pool_frames ({recipe.pool_frames}) must be >= context + rollout_steps = {length}")
-    windows = batch_sampler(*simulate_pool(world, recipe), batch_size=recipe.batch_size, window=length)
+    rank, world_size = shard
+    if not 0 <= rank < world_size or recipe.batch_size % world_size:
+        raise ValueError(f"shard must be (rank, world_size) with 0 <= rank < world_size and world_size dividing "
+                         f"batch_size ({recipe.batch_size}), got {shard}")
+    windows = batch_sampler(*(pool if pool is not None else simulate_pool(world, recipe)),
+                            batch_size=recipe.batch_size, window=length)
+    part = recipe.batch_size // world_size
+    rows = slice(rank * part, (rank + 1) * part)
 
     def next_batch(generator: torch.Generator):
         positions, actions = windows(generator)
+        positions, actions = positions[rows], actions[rows]
         steps = torch.randperm(recipe.rollout_steps, generator=generator)[: recipe.decoded_steps]
-        return render_torch(positions, world.radius, world.size), actions, steps
+        shown = torch.cat([torch.arange(context), context + steps])  # the frames rollout_loss reads
+        frames = positions.new_zeros(positions.shape[:2] + (world.size, world.size))
+        frames[:, shown] = render_torch(positions[:, shown], world.radius, world.size)
+        return frames, actions, steps
 
     return next_batch
 
 
 def train_world_model(model_config: WorldModelConfig = WorldModelConfig(), recipe: TrainingRecipe = TrainingRecipe(),
-                      world: WorldConfig = TRAIN_WORLD, progress: bool = True) -> tuple[WorldModel, History]:
+                      world: WorldConfig = TRAIN_WORLD, progress: bool = True, *, shard: tuple[int, int] = (0, 1),
+                      pool: tuple | None = None, **train_options) -> tuple[WorldModel, History]:
     """Train a WorldModel from scratch; return it (in eval mode) and its loss history.
-    Deterministic for a given recipe.optim.seed and thread count."""
+    Deterministic for a given recipe.optim.seed and thread count.
+
+    `shard` and `pool` go to window_batches, `train_options` (device, mixed_precision, ddp, resume,
+    checkpoint, checkpoint_every) to worldmodels.training.train: worldmodels.train uses them to run the
+    same recipe on a GPU or on several processes."""
     if world.size != model_config.size:
         raise ValueError(f"world.size ({world.size}) must equal model_config.size ({model_config.size})")
     torch.manual_seed(recipe.optim.seed)  # the initial weights
     model = WorldModel(model_config)
-    next_batch = window_batches(world, recipe, model_config.context)
+    next_batch = window_batches(world, recipe, model_config.context, pool=pool, shard=shard)
     history = train(model, lambda m, batch: rollout_loss(m, *batch), next_batch, recipe.optim,
-                    desc="training the world model", progress=progress)
+                    desc="training the world model", progress=progress, **train_options)
     return model.eval(), history
 
 

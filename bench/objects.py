@@ -1,0 +1,136 @@
+"""Benchmark of chapter 7: train the object model on three balls and measure it against the targets.
+
+    python bench/objects.py            # train, evaluate, print one JSON object as the last line
+    python bench/objects.py --save     # ... and store it as the reference run object_model.{pt,json}
+
+Setting: THREE_BALLS (3 balls, 32x32, radius 3 px, 2-3 px/frame), 10 context frames, 20 imagined, test
+split. Errors are the harness's matched centroid error (worldmodels.evaluation: each predicted frame is
+decoded to N centroids and paired with the N true balls by the one-to-one pairing of least mean distance).
+The unstructured model is chapter 5's architecture trained on the same three-ball pool for the same
+wall-clock time as the object model (--unstructured-seconds overrides it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from worldmodels import reference_run
+from worldmodels.data import CANONICAL, THREE_BALLS, make_split
+from worldmodels.evaluation import COPY_LAST, ORACLE, evaluate
+from worldmodels.objects import ObjectModelConfig, as_predictor
+from worldmodels.object_training import OBJECT_OPTIM, OBJECT_RECIPE, record_configs, train_object_model
+from worldmodels.physics_checks import collision_metrics
+from worldmodels.repro import seed_everything
+from worldmodels.training import n_parameters
+from worldmodels import world_model
+from worldmodels.world_model_training import CHAPTER_OPTIM, TrainingRecipe, train_world_model
+
+KS = (1, 5, 10, 20)
+CONTEXT, HORIZON = 10, 20
+EVALUATION = {"split": "test", "n_sequences": 256, "seed": 0, "context": CONTEXT, "horizon": HORIZON}
+
+
+def per_k(report) -> dict:
+    return {str(k): round(report.at(k)["error_px"], 4) for k in KS}
+
+
+def measure(model, unstructured=None) -> dict:
+    """Every figure of the benchmark for a trained object model (and optionally the unstructured one)."""
+    predictor = as_predictor(model)
+    n, seed = EVALUATION["n_sequences"], EVALUATION["seed"]
+    videos = make_split(EVALUATION["split"], n, CONTEXT + HORIZON, THREE_BALLS, seed=seed)
+    predictors = {"objects": predictor}
+    if unstructured is not None:
+        predictors["unstructured"] = world_model.as_predictor(unstructured)
+    reports = evaluate(predictors, videos, CONTEXT, HORIZON)
+    out = {"model_error_px": per_k(reports["objects"]), "no_collision_oracle_error_px": per_k(reports[ORACLE]),
+           "copy_last_error_px": per_k(reports[COPY_LAST])}
+    if unstructured is not None:
+        out["unstructured_error_px"] = per_k(reports["unstructured"])
+    base = out["model_error_px"]["10"]
+    out["below_oracle_at_every_k_from_5"] = bool(all(
+        reports["objects"].error_px[k - 1] < reports[ORACLE].error_px[k - 1] for k in range(5, HORIZON + 1)))
+
+    with torch.no_grad():  # the laws, on the slots' own positions (identity kept by the tracker)
+        _, slots = model.predict(torch.from_numpy(videos.frames[:, :CONTEXT]), HORIZON)
+    laws = collision_metrics(slots.numpy(), THREE_BALLS.radius, THREE_BALLS.size)
+    truth = collision_metrics(videos.positions[:, CONTEXT:], THREE_BALLS.radius, THREE_BALLS.size)
+    out["laws"] = {"model": {k: round(float(v), 4) for k, v in vars(laws).items()},
+                   "truth": {k: round(float(v), 4) for k, v in vars(truth).items()}}
+
+    more = {}
+    for balls in (2, 4, 5):
+        split = make_split("test", n, CONTEXT + HORIZON, dataclasses.replace(THREE_BALLS, n_balls=balls), seed=seed)
+        rep = evaluate({"objects": predictor}, split, CONTEXT, HORIZON)
+        more[str(balls)] = {"error_px_k10": round(rep["objects"].at(10)["error_px"], 4),
+                            "ratio_to_3_balls": round(rep["objects"].at(10)["error_px"] / base, 3),
+                            "oracle_error_px_k10": round(rep[ORACLE].at(10)["error_px"], 4)}
+    out["more_balls"] = more
+    ood = {}
+    for name in ("slower", "faster", "smaller_radius"):  # three balls of radius 4.5 px do not fit the box
+        split = make_split(name, n, CONTEXT + HORIZON, THREE_BALLS, seed=seed)
+        rep = evaluate({"objects": predictor}, split, CONTEXT, HORIZON)
+        ood[name] = {"error_px_k10": round(rep["objects"].at(10)["error_px"], 4),
+                     "ratio_to_in_distribution": round(rep["objects"].at(10)["error_px"] / base, 3),
+                     "oracle_error_px_k10": round(rep[ORACLE].at(10)["error_px"], 4)}
+    out["ood_three_balls"] = ood
+    one = make_split("test", 512, CONTEXT + HORIZON, CANONICAL, seed=seed)
+    rep = evaluate({"objects": predictor}, one, CONTEXT, HORIZON)
+    out["one_ball_error_px"] = per_k(rep["objects"])
+    out["one_ball_chapter5_error_px"] = reference_run.load_record()["metrics"]["model_error_px"]
+    return out
+
+
+def train_unstructured(seconds: float, seed: int):
+    """Chapter 5's world model on the three-ball world (no pushes), trained for about `seconds` of wall-clock."""
+    recipe = TrainingRecipe(optim=dataclasses.replace(CHAPTER_OPTIM, steps=10, warmup_steps=2, seed=seed), action_fraction=0.0)
+    _, trial = train_world_model(world_model.WorldModelConfig(), recipe, THREE_BALLS, progress=False)
+    steps = max(20, int(seconds / (trial.seconds / 10)))
+    optim = dataclasses.replace(CHAPTER_OPTIM, steps=steps, warmup_steps=min(100, steps // 10), seed=seed)
+    model, history = train_world_model(world_model.WorldModelConfig(), dataclasses.replace(recipe, optim=optim), THREE_BALLS,
+                                       progress=sys.stderr.isatty())
+    return model, history, steps
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--save", action="store_true", help="store the run as the reference checkpoint + JSON record")
+    parser.add_argument("--steps", type=int, default=None, help="override the number of training steps (testing only)")
+    parser.add_argument("--unstructured-seconds", type=float, default=None, help="wall-clock budget of the unstructured model")
+    args = parser.parse_args(argv)
+    seed = 0
+    seed_everything(seed)
+    optim = dataclasses.replace(OBJECT_OPTIM, seed=seed)
+    if args.steps is not None:
+        optim = dataclasses.replace(optim, steps=args.steps, warmup_steps=min(optim.warmup_steps, args.steps // 2))
+    model_config, recipe, world = ObjectModelConfig(), dataclasses.replace(OBJECT_RECIPE, optim=optim), THREE_BALLS
+    load0 = os.getloadavg()[0]
+    model, history = train_object_model(model_config, recipe, world, progress=sys.stderr.isatty())
+    out = {"train_seconds": round(history.seconds, 1), "load_average_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+           "torch_threads": torch.get_num_threads(), "params": n_parameters(model),
+           "final_train_loss": round(float(np.mean(history.train_loss[-25:])), 3)}
+    if args.save:  # measure the stored (float16) weights, which the chapter loads
+        reference_run.save(model, reference_run.OBJECT_CHECKPOINT)
+        model = reference_run.load_object_model()
+    budget = history.seconds if args.unstructured_seconds is None else args.unstructured_seconds
+    unstructured, u_history, u_steps = train_unstructured(budget, seed)
+    out["unstructured"] = {"train_seconds": round(u_history.seconds, 1), "steps": u_steps, "params": n_parameters(unstructured)}
+    out.update(measure(model, unstructured))
+    if args.save:
+        record = {"seed": seed, "params": out["params"], **record_configs(model_config, recipe, world),
+                  "evaluation": EVALUATION, "metrics": out}
+        reference_run.OBJECT_RECORD.write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+import torch
+
+from worldmodels.diffusion import DiT, DiTConfig, euler_step, flow_matching_loss, interpolate, sample
+
+SMALL = DiTConfig(width=16, depth=1, heads=2)
+
+
+def test_schedule_endpoints():
+    x0, noise = torch.randn(3, 4, 8), torch.randn(3, 4, 8)
+    assert torch.equal(interpolate(x0, noise, torch.zeros(3)), x0)
+    assert torch.equal(interpolate(x0, noise, torch.ones(3)), noise)
+    mid = interpolate(x0, noise, torch.full((3,), 0.25))
+    assert torch.allclose(mid, 0.75 * x0 + 0.25 * noise)
+    with pytest.raises(ValueError):
+        interpolate(x0, noise, torch.zeros(2))
+
+
+def test_one_step_on_a_known_case():
+    # a perfect clean prediction: the step lands on the straight line at t_next
+    x0, noise = torch.randn(2, 4, 8), torch.randn(2, 4, 8)
+    x_t = interpolate(x0, noise, torch.full((2,), 0.8))
+    x_next = euler_step(x_t, x0, 0.8, 0.3)
+    assert torch.allclose(x_next, interpolate(x0, noise, torch.full((2,), 0.3)), atol=1e-6)
+    assert torch.equal(euler_step(x_t, x0, 0.8, 0.0), x0)
+    with pytest.raises(ValueError):
+        euler_step(x_t, x0, 0.3, 0.8)
+
+
+def test_dit_starts_as_identity_blocks_and_shapes():
+    model = DiT(SMALL)
+    x = torch.randn(5, 4, 8)
+    out = model(x, torch.rand(5), torch.zeros(5, 14, dtype=torch.long))
+    assert out.shape == x.shape
+    with pytest.raises(ValueError):
+        model(torch.randn(5, 3, 8), torch.rand(5), torch.zeros(5, 14, dtype=torch.long))
+    with pytest.raises(ValueError):
+        DiTConfig(width=10, heads=3)
+
+
+def test_loss_decreases_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = DiT(SMALL)
+    batch = (torch.randn(16, 4, 8), torch.randint(1, 20, (16, 14)), torch.rand(16), torch.randn(16, 4, 8))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = flow_matching_loss(model, batch).item()
+    for _ in range(60):
+        loss = flow_matching_loss(model, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.7 * first
+
+
+def test_sampler_shapes_and_seed():
+    model = DiT(SMALL)
+    words = torch.zeros(3, 14, dtype=torch.long)
+    a = sample(model, words, n_steps=4, generator=torch.Generator().manual_seed(1))
+    b, path = sample(model, words, n_steps=4, generator=torch.Generator().manual_seed(1), return_path=True)
+    assert a.shape == (3, 4, 8) and path.shape == (5, 3, 4, 8)
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError):
+        sample(model, words, n_steps=0)
+
+
+# ------------------------------------------------------------------------------------- the reference run
+
+import os  # noqa: E402
+import time  # noqa: E402
+
+from worldmodels import video_generation as vg  # noqa: E402
+from worldmodels.training import n_parameters  # noqa: E402
+
+
+def test_reference_generator_loads_and_samples_quickly():
+    record = vg.load_record()
+    assert vg.CHECKPOINT.stat().st_size < 5e6
+    g = vg.load()
+    assert n_parameters(g) == record["params"] <= 2_000_000
+    prompts = ["a ball moving upward leftward , fast"] * 16
+    start = time.perf_counter()
+    frames = g.generate(prompts, n_frames=16, seed=0)
+    assert time.perf_counter() - start < 5.0
+    assert frames.shape == (16, 16, 32, 32) and frames.dtype == np.float32
+    assert 0 <= frames.min() and frames.max() <= 1
+    assert np.array_equal(frames, g.generate(prompts, 16, seed=0))  # seeded
+    with pytest.raises(ValueError):
+        g.generate(prompts, n_frames=24)
+    with pytest.raises(ValueError):
+        g.generate("a ball bouncing")
+
+
+@pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="retrains the reference run (~5-10 min on 2 cores); set WM_SLOW=1")
+def test_training_code_reproduces_the_reference_metrics():
+    record = vg.load_record()
+    torch.set_num_threads(2)
+    g, _ = vg.train_reference(vg.RecipeConfig(**record["recipe"]), DiTConfig(**record["dit_config"]), progress=False)
+    measured = vg.reference_metrics(g)
+    recorded = record["metrics"]
+    for key in ("real_law_pass_rate", "roundtrip_law_pass_rate"):
+        assert measured[key] == pytest.approx(recorded[key], abs=0.05), key
+    for split in ("in", "out"):
+        assert measured["law_pass_rate"][split] == pytest.approx(recorded["law_pass_rate"][split], abs=0.1), split
+        for part in ("direction", "speed"):
+            assert measured["prompt_adherence"][split][part] == pytest.approx(recorded["prompt_adherence"][split][part], abs=0.1)

@@ -1,0 +1,164 @@
+import dataclasses
+import itertools
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from worldmodels.data import THREE_BALLS, make_split
+from worldmodels.objects import (ObjectModel, ObjectModelConfig, as_predictor, count_balls, dynamics_loss, pairwise_sum,
+                                 reflect_off_walls, unfolded_velocity)
+from worldmodels.object_training import OBJECT_RECIPE, configs_from_record, record_configs, train_object_model
+from worldmodels.training import TrainConfig, n_parameters
+
+TINY = ObjectModelConfig(hidden=16, vel_hidden=8)
+TINY_RECIPE = dataclasses.replace(OBJECT_RECIPE, optim=TrainConfig(steps=6, lr=3e-3, warmup_steps=2, min_lr_fraction=0.0),
+                                  batch_size=4, rollout_steps=4, decoded_steps=4, pool_sequences=8, pool_frames=12)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="n_objects"):
+        ObjectModelConfig(n_objects=0)
+    with pytest.raises(ValueError, match="context"):
+        ObjectModelConfig(context=1)
+    with pytest.raises(ValueError, match="odd"):
+        ObjectModelConfig(heat_kernel=4)
+
+
+def test_pairwise_sum_leaves_out_the_diagonal_and_sums_the_rest():
+    messages = torch.arange(2 * 3 * 3 * 1, dtype=torch.float32).reshape(2, 3, 3, 1)
+    out = pairwise_sum(messages)
+    expected = messages.sum(dim=2) - torch.diagonal(messages, dim1=1, dim2=2).transpose(1, 2)
+    assert out.shape == (2, 3, 1) and torch.allclose(out, expected)
+    with pytest.raises(ValueError, match="N, N, D"):
+        pairwise_sum(torch.zeros(2, 3, 4, 1))
+
+
+def test_tracking_finds_the_balls_and_keeps_their_identity():
+    videos = make_split("val", 8, 12, THREE_BALLS, seed=0)
+    model = ObjectModel(ObjectModelConfig())
+    with torch.no_grad():
+        tracked = model.track(torch.from_numpy(videos.frames)).numpy()
+    # pair slots with balls once, on the first frame, and keep that pairing for every frame
+    true = videos.positions
+    for b in range(len(videos)):
+        perm = min(itertools.permutations(range(3)), key=lambda q: np.linalg.norm(tracked[b, 0, list(q)] - true[b, 0], axis=-1).sum())
+        err = np.linalg.norm(tracked[b][:, list(perm)] - true[b], axis=-1)
+        assert np.median(err) < 0.5, f"sequence {b}: median slot error {np.median(err):.2f} px"
+
+
+def test_the_same_model_runs_any_number_of_objects_and_is_permutation_equivariant():
+    torch.manual_seed(0)
+    model = ObjectModel(TINY)
+    for p in model.parameters():  # make the dynamics do something
+        torch.nn.init.normal_(p, std=0.1)
+    p, v = torch.rand(2, 5, 2) * 20 + 6, torch.randn(2, 5, 2)
+    out = model.imagine(p, v, 3)
+    assert out.shape == (2, 3, 5, 2)
+    perm = torch.tensor([3, 0, 4, 1, 2])
+    assert torch.allclose(model.imagine(p[:, perm], v[:, perm], 3), out[:, :, perm], atol=1e-5)
+
+
+def test_a_far_away_ball_does_not_change_the_others_only_through_the_sum():
+    torch.manual_seed(0)
+    model = ObjectModel(TINY)
+    torch.nn.init.normal_(model.f_rel[-1].weight, std=0.5)
+    p, v = torch.tensor([[[10.0, 10.0], [14.0, 10.0]]]), torch.tensor([[[1.0, 0.0], [-1.0, 0.0]]])
+    alone = model.step(p[:, :1], v[:, :1])[0]
+    pair = model.step(p, v)[0]
+    assert not torch.allclose(alone, pair[:, :1]), "the pairwise message should change ball 0"
+
+
+def test_renderer_draws_a_disc_where_the_slot_is():
+    model = ObjectModel(TINY)
+    frame = model.render(torch.tensor([[8.5, 20.5]])).detach()
+    assert frame.shape == (32, 32)
+    assert frame[20, 8] > 0.9 and frame[8, 20] < 0.01
+
+
+def test_loss_shapes_errors_and_training_is_deterministic_and_learns():
+    torch.set_num_threads(2)
+    model = ObjectModel(TINY)
+    with pytest.raises(ValueError, match="K >= 1"):
+        dynamics_loss(model, torch.rand(2, 4, 32, 32))
+    with pytest.raises(ValueError, match="decoded_steps"):
+        train_object_model(TINY, dataclasses.replace(TINY_RECIPE, decoded_steps=2), progress=False, render_steps=2)
+    _, first = train_object_model(TINY, TINY_RECIPE, progress=False, render_steps=2)
+    _, second = train_object_model(TINY, TINY_RECIPE, progress=False, render_steps=2)
+    assert first.train_loss == second.train_loss
+    longer = dataclasses.replace(TINY_RECIPE, optim=dataclasses.replace(TINY_RECIPE.optim, steps=40, lr=1e-2))
+    _, history = train_object_model(TINY, longer, progress=False, render_steps=5)
+    assert np.mean(history.train_loss[-5:]) < 0.9 * np.mean(history.train_loss[:5])
+
+
+def test_walls_and_velocity_unfolding_match_the_oracle():
+    from worldmodels.oracle import estimate_velocity, wall_step
+
+    videos = make_split("val", 32, 12, THREE_BALLS, seed=0)
+    ours = unfolded_velocity(torch.from_numpy(videos.positions[:, 7:10]), 3.0, 29.0).numpy()
+    assert np.allclose(ours, estimate_velocity(videos.positions[:, 7:10], THREE_BALLS), atol=1e-6)
+    p, v = videos.positions[:, 9], videos.velocities[:, 9]
+    folded, flipped = reflect_off_walls(torch.from_numpy(p + v), torch.from_numpy(v), 3.0, 29.0)
+    expected_p, expected_v = wall_step(p, v, 3.0, 29.0)
+    assert np.allclose(folded.numpy(), expected_p) and np.allclose(flipped.numpy(), expected_v)
+
+
+def test_predictor_counts_balls_and_follows_the_harness_interface():
+    model = ObjectModel(TINY)
+    with torch.no_grad():  # the radius the renderer learns in training (it starts smaller)
+        model.log_radius.fill_(np.log(3.0))
+    predictor = as_predictor(model)
+    for n in (1, 3, 5):
+        videos = make_split("val", 3, 14, dataclasses.replace(THREE_BALLS, n_balls=n), seed=0)
+        assert (count_balls(videos.frames[:, :10], model) == n).all()
+        out = predictor(videos.frames[:, :10], videos.actions, 4)
+        assert out.shape == (3, 4, 32, 32) and out.dtype == np.float32
+    with pytest.raises(ValueError, match="no actions"):
+        predictor(videos.frames[:, :10], np.ones((3, 14, 2)), 4)
+
+
+def test_configs_survive_the_json_record():
+    record = json.loads(json.dumps(record_configs(TINY, TINY_RECIPE, THREE_BALLS)))
+    assert configs_from_record(record) == (TINY, TINY_RECIPE, THREE_BALLS)
+
+
+# ------------------------------------------------------------------------------------ the reference run
+
+
+def _reference_metrics(model, record):
+    from worldmodels.evaluation import evaluate
+
+    ev = record["evaluation"]
+    videos = make_split(ev["split"], ev["n_sequences"], ev["context"] + ev["horizon"], THREE_BALLS, seed=ev["seed"])
+    reports = evaluate({"objects": as_predictor(model)}, videos, context=ev["context"], horizon=ev["horizon"], baselines=False)
+    return {str(k): float(reports["objects"].at(k)["error_px"]) for k in (1, 5, 10, 20)}
+
+
+def test_reference_checkpoint_is_small_and_reproduces_its_record():
+    from worldmodels.reference_run import OBJECT_CHECKPOINT, OBJECT_RECORD, load_object_model, load_record
+
+    record = load_record(OBJECT_RECORD)
+    assert OBJECT_CHECKPOINT.stat().st_size < 1e6
+    model = load_object_model()
+    assert n_parameters(model) == record["params"] <= 200_000
+    torch.set_num_threads(2)
+    measured = _reference_metrics(model, record)
+    for k, value in measured.items():
+        assert value == pytest.approx(record["metrics"]["model_error_px"][k], abs=2e-3), f"k={k}"
+
+
+@pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="retrains the object model's reference run (~2 min on 2 quiet cores); set WM_SLOW=1")
+def test_training_code_reproduces_the_reference_metrics():
+    from worldmodels.reference_run import OBJECT_RECORD, load_record
+
+    record = load_record(OBJECT_RECORD)
+    model_config, recipe, world = configs_from_record(record)
+    torch.set_num_threads(2)
+    model, _ = train_object_model(model_config, recipe, world, progress=False)
+    measured = _reference_metrics(model, record)
+    for k, value in measured.items():
+        recorded = record["metrics"]["model_error_px"][k]
+        # same code, seed and thread count: equal up to float16 storage and platform rounding
+        assert value == pytest.approx(recorded, rel=0.15, abs=0.1), f"k={k}: retrained {value:.3f} px, recorded {recorded:.3f} px"

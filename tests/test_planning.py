@@ -1,0 +1,202 @@
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from worldmodels.physics import WorldConfig
+from worldmodels.planning import (
+    FeedbackPolicy,
+    Observation,
+    PlannerConfig,
+    ReachTask,
+    Starts,
+    cem_plan,
+    cem_update,
+    clip_pushes,
+    future_dataset,
+    knn_predict,
+    learned_model,
+    make_starts,
+    objective,
+    policy_return,
+    random_shooting_plan,
+    run_mpc,
+    simulator_model,
+    spearman,
+    wilson_interval,
+)
+from worldmodels.render import render
+from worldmodels.world_model import WorldModel, WorldModelConfig
+
+TINY = WorldModelConfig(context=4, latent=8, enc_hidden=16, dyn_hidden=16, dec_hidden=16)
+
+
+def resting_ball(task, x=16.0, y=16.0):
+    """One episode: a ball at rest at (x, y), seen for `context` frames."""
+    p = np.array([[[x, y]]])
+    frames = np.repeat(render(p, task.world.radius, task.world.size)[:, None], task.context, axis=1)
+    return Observation(frames, p, np.zeros((1, 1, 2)))
+
+
+def test_cem_with_the_simulator_finds_a_known_optimum():
+    # A ball at rest, a target 1 px to its right, one push: minimise |1 - a| + w a^2 over a in [0, 1].
+    # With w = 1 the optimum is a = 1 / (2 w) = 0.5 px/frame to the right, objective 0.75.
+    task = ReachTask(energy_weight=1.0)
+    obs, target = resting_ball(task), np.array([[17.0, 16.0]])
+    plan = cem_plan(simulator_model(task.world), obs, target, 1, task, np.random.default_rng(0),
+                    PlannerConfig(population=64, iterations=6, elites=8))
+    assert plan.shape == (1, 1, 2)
+    assert np.allclose(plan[0, 0], [0.5, 0.0], atol=0.05), plan
+    # without an energy cost the full push wins and the ball lands on the target
+    free = ReachTask(energy_weight=0.0)
+    plan = cem_plan(simulator_model(free.world), obs, target, 1, free, np.random.default_rng(0),
+                    PlannerConfig(population=64, iterations=6, elites=8))
+    assert np.allclose(plan[0, 0], [1.0, 0.0], atol=0.05), plan
+
+
+def test_cem_beats_random_shooting_on_the_same_budget():
+    task = ReachTask()
+    starts = make_starts(task, 6, seed=3)
+    model, config = simulator_model(task.world), PlannerConfig(population=40, iterations=4, elites=5)
+    costs = {}
+    for name, planner in (("cem", cem_plan), ("rs", random_shooting_plan)):
+        plan = planner(model, starts.observation, starts.targets, task.steps, task, np.random.default_rng(0), config)
+        assert plan.shape == (6, task.steps, 2)
+        assert (np.linalg.norm(plan, axis=-1) <= task.max_push + 1e-9).all()
+        costs[name] = objective(model(starts.observation, plan[:, None]), starts.targets, plan[:, None], task.energy_weight).mean()
+    assert costs["cem"] < costs["rs"], costs
+
+
+def test_mpc_with_the_true_simulator_reaches_targets_and_doing_nothing_does_not():
+    task = ReachTask()
+    starts = make_starts(task, 8, seed=0)
+    eps = run_mpc(task, starts, simulator_model(task.world), "cem", PlannerConfig(population=40, elites=5))
+    assert eps.success.all(), eps.distance
+    assert eps.positions.shape == (8, task.steps + 1, 2) and eps.frames.shape == (8, task.context + task.steps, 32, 32)
+    assert np.allclose(eps.energy, np.square(eps.pushes).sum(axis=(1, 2)))
+    idle = run_mpc(task, starts, None, "none")
+    assert idle.energy.sum() == 0 and idle.success.mean() < 0.5
+
+
+def test_learned_model_has_the_model_interface():
+    torch.manual_seed(0)
+    task = ReachTask()
+    starts = make_starts(task, 3, seed=0)
+    out = learned_model(WorldModel(TINY).eval())(starts.observation, np.zeros((3, 5, 4, 2)))
+    assert out.shape == (3, 5, 2) and np.isfinite(out).all()
+
+
+def test_cem_update_keeps_the_best_samples():
+    samples = np.arange(4, dtype=float).reshape(1, 4, 1, 1) * np.ones((1, 4, 1, 2))
+    costs = np.array([[3.0, 0.0, 2.0, 1.0]])  # the best two are samples 1 and 3
+    mean, std = cem_update(samples, costs, 2)
+    assert np.allclose(mean, 2.0) and np.allclose(std, 1.0)
+
+
+def test_wilson_interval_and_spearman_known_values():
+    lo, hi = wilson_interval(5, 10)
+    assert abs(lo - 0.2366) < 1e-3 and abs(hi - 0.7634) < 1e-3
+    lo, hi = wilson_interval(10, 10)
+    assert hi == 1.0 and abs(lo - 0.7225) < 1e-3  # never a zero-width interval at 100 %
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
+
+
+def test_policy_return_in_the_world_and_in_imagination():
+    torch.manual_seed(0)
+    task = ReachTask(steps=4)
+    starts = make_starts(task, 5, seed=1)
+    still = policy_return(FeedbackPolicy(0.0), task, starts)
+    assert still.shape == (5,) and (still <= 0).all()
+    imagined = policy_return(FeedbackPolicy(0.3, 0.5), task, starts, WorldModel(TINY).eval())
+    assert imagined.shape == (5,) and np.isfinite(imagined).all()
+
+
+def test_future_dataset_labels_and_nearest_neighbours():
+    from worldmodels.physics import simulate
+
+    traj = simulate(ReachTask().world, 16, 4 + 5, seed=2)
+    frames = render(traj.positions[:, :4], 3.0, 32)
+    x, y = future_dataset(frames, 5, positions=traj.positions[:, 4:, 0])
+    assert x.shape == (16, 4) and y.shape == (16, 2)
+    assert np.allclose(y, traj.positions[:, -1, 0])
+    # inputs: the position and 5 x the velocity, read from the frames (sub-pixel away from walls)
+    assert np.abs(x[:, :2] - traj.positions[:, 3, 0]).max() < 0.6
+    torch.manual_seed(0)
+    xi, yi = future_dataset(frames, 5, model=WorldModel(TINY).eval())
+    assert xi.shape == (16, 4) and yi.shape == (16, 2) and np.allclose(xi, x)
+    with pytest.raises(ValueError, match="exactly one"):
+        future_dataset(frames, 5)
+    # k nearest neighbours: a query on a training point with k = 1 returns its label; k = 2 averages
+    train_x, train_y = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0]]), np.array([[1.0], [3.0], [7.0]])
+    assert np.allclose(knn_predict(train_x, train_y, np.array([[0.9, 0.0]]), k=1), [[3.0]])
+    assert np.allclose(knn_predict(train_x, train_y, np.array([[0.2, 0.0]]), k=2), [[2.0]])
+    assert np.allclose(knn_predict(train_x, train_y, np.array([[0.2, 0.0]]), k=10), [[11.0 / 3]])  # k capped at M
+    with pytest.raises(ValueError, match="train_inputs"):
+        knn_predict(train_x, train_y, np.zeros((1, 3)))
+
+
+def test_bad_arguments_raise_value_errors():
+    with pytest.raises(ValueError, match="n_balls"):
+        ReachTask(world=WorldConfig(n_balls=2))
+    with pytest.raises(ValueError, match="steps"):
+        ReachTask(steps=0)
+    with pytest.raises(ValueError, match="elites"):
+        PlannerConfig(population=10, elites=11)
+    task = ReachTask()
+    starts = make_starts(task, 2, seed=0)
+    with pytest.raises(ValueError, match="planner must be"):
+        run_mpc(task, starts, simulator_model(task.world), "gradient descent")
+    with pytest.raises(ValueError, match="model=None"):
+        run_mpc(task, starts, None, "cem")
+    with pytest.raises(ValueError, match="pushes must have shape"):
+        simulator_model(task.world)(starts.observation, np.zeros((2, 3, 2)))
+    with pytest.raises(ValueError, match="successes"):
+        wilson_interval(11, 10)
+    with pytest.raises(ValueError, match="horizon"):
+        cem_plan(simulator_model(task.world), starts.observation, starts.targets, 0, task, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="init_mean"):
+        cem_plan(simulator_model(task.world), starts.observation, starts.targets, 3, task, np.random.default_rng(0),
+                 init_mean=np.zeros((2, 4, 2)))
+    assert np.allclose(np.linalg.norm(clip_pushes([[3.0, 4.0]], 1.0), axis=-1), 1.0)
+    assert isinstance(starts, Starts)
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "worldmodels" / "checkpoints" / "planning_results.json"
+
+
+def test_recorded_bench_results_are_complete_and_consistent():
+    """Chapter 8 loads this file (written by bench/planning.py --save) instead of running 200 starts."""
+    rec = json.loads(RESULTS.read_text())
+    for key in ("success", "gap", "cost", "decision_ms", "rank_correlation", "synthetic"):
+        assert key in rec, f"missing key {key}"
+    for name in ("simulator", "learned", "random", "none"):
+        row = rec["success"][name]
+        k = round(row["rate"] * row["n"])
+        assert row["n"] >= 200
+        assert np.allclose(row["ci95"], wilson_interval(k, row["n"]), atol=1e-4), name
+    assert rec["gap"]["value"] == pytest.approx(rec["success"]["simulator"]["rate"] - rec["success"]["learned"]["rate"], abs=1e-3)
+    assert rec["ranking"]["n_policies"] >= 8
+    assert rec["rank_correlation"] == pytest.approx(spearman(rec["ranking"]["imagined_return"], rec["ranking"]["real_return"]), abs=1e-3)
+
+
+@pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="reruns bench/planning.py (~5 min on 2 busy cores); set WM_SLOW=1")
+def test_bench_reproduces_the_recorded_results():
+    spec = importlib.util.spec_from_file_location("bench_planning", RESULTS.parents[2] / "bench" / "planning.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    from worldmodels.reference_run import load
+
+    rec, out = json.loads(RESULTS.read_text()), bench.measure(load())
+    for name, row in rec["success"].items():  # a planning decision is an argmin: a few episodes may flip
+        assert abs(out["success"][name]["rate"] - row["rate"]) <= 0.03, (name, out["success"][name], row)
+    assert abs(out["rank_correlation"] - rec["rank_correlation"]) <= 0.05
+    for world, rows in rec["synthetic"].items():
+        for got, want in zip(out["synthetic"][world], rows):
+            for key in ("real only", "imagined only", "real + imagined"):
+                assert got[key] == pytest.approx(want[key], rel=0.05), (world, key, got, want)

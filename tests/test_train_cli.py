@@ -1,0 +1,176 @@
+"""The training entry point (worldmodels.train): data parallelism that changes nothing but the speed,
+resuming that changes nothing at all, the GPU-meant configuration, and clear errors.
+
+The equivalence test starts 2 processes with torchrun (gloo on CPU); the rest runs in this process on
+the `tiny` preset. The whole file takes tens of seconds on 2 cores.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from worldmodels import train as cli
+from worldmodels.world_model_training import TrainingRecipe, window_batches
+from worldmodels.data import TRAIN_WORLD
+from worldmodels.training import TrainConfig
+
+STEPS = "6"
+# 2 processes each summing half the batch, then averaging, round differently from 1 process summing it
+# all: after 6 Adam steps the weights differ by ~5e-6 (measured). A rank that drew the wrong windows, or
+# gradients that were not averaged, move weights by ~lr = 3e-3 per step; another seed moves them > 1e-3.
+DDP_TOLERANCE = 1e-4
+
+
+def _weights(out):
+    return torch.load(out / "model.pt", weights_only=True)["state_dict"]
+
+
+def _max_abs_diff(a, b):
+    return max(float((a[k] - b[k]).abs().max()) for k in a)
+
+
+def _run(out, *extra):
+    return cli.main(["world_model", "--config", "tiny", "--steps", STEPS, "--device", "cpu", "--threads", "1",
+                     "--out", str(out), *extra])
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    out = tmp_path_factory.mktemp("one")
+    _run(out)
+    return out
+
+
+def test_two_processes_match_one_process_with_the_same_global_batch(one_process, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "worldmodels.train", "world_model", "--config", "tiny", "--steps", STEPS, "--device", "cpu",
+           "--threads", "1", "--out", str(tmp_path)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["world_size"] == 2 and summary["steps"] == int(STEPS)
+    diff = _max_abs_diff(_weights(one_process), _weights(tmp_path))
+    assert diff < DDP_TOLERANCE, f"2 processes differ from 1 by {diff:.2e} (tolerance {DDP_TOLERANCE:g})"
+
+
+def test_the_tolerance_can_fail(one_process, tmp_path):
+    config = tmp_path / "seed1.json"
+    config.write_text(json.dumps({"base": "tiny", "recipe": {"optim": {"seed": 1}}}))
+    cli.main(["world_model", "--config", str(config), "--steps", STEPS, "--device", "cpu", "--threads", "1",
+              "--out", str(tmp_path)])
+    assert _max_abs_diff(_weights(one_process), _weights(tmp_path)) > 10 * DDP_TOLERANCE
+
+
+def test_a_resumed_run_matches_an_uninterrupted_one(one_process, tmp_path):
+    stopped = _run(tmp_path, "--stop-after", "3")
+    assert stopped["interrupted_at_step"] == 3
+    resumed = _run(tmp_path, "--resume")
+    assert resumed["resumed_from"] == 3 and resumed["steps_this_run"] == 3
+    assert _max_abs_diff(_weights(one_process), _weights(tmp_path)) == 0.0  # bit for bit
+    history = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["history"]
+    assert history["steps"] == list(range(int(STEPS)))
+
+
+def test_shards_of_a_global_batch_add_up_to_it():
+    recipe = TrainingRecipe(optim=TrainConfig(steps=2), batch_size=8, rollout_steps=4, decoded_steps=2,
+                            pool_sequences=16, pool_frames=12)
+    whole = window_batches(TRAIN_WORLD, recipe, 3)(torch.Generator().manual_seed(0))
+    parts = [window_batches(TRAIN_WORLD, recipe, 3, shard=(r, 2))(torch.Generator().manual_seed(0)) for r in range(2)]
+    assert torch.equal(torch.cat([p[0] for p in parts]), whole[0])
+    assert torch.equal(torch.cat([p[1] for p in parts]), whole[1])
+    assert all(torch.equal(p[2], whole[2]) for p in parts)  # the same decoded steps on every rank
+    with pytest.raises(ValueError, match="world_size dividing"):
+        window_batches(TRAIN_WORLD, recipe, 3, shard=(0, 3))
+
+
+def test_big_gpu_config_runs_a_few_steps_on_cpu(tmp_path):
+    config = tmp_path / "big.json"
+    config.write_text(json.dumps({"base": "big", "recipe": {"batch_size": 4, "pool_sequences": 8}}))
+    summary = cli.main(["world_model", "--config", str(config), "--steps", "2", "--device", "cpu", "--out", str(tmp_path)])
+    assert summary["steps"] == 2 and summary["mixed_precision"] is False
+    from worldmodels.reference_run import load
+
+    model = load(tmp_path / "model.pt")
+    assert model.config.size == 64 and sum(p.numel() for p in model.parameters()) > 10_000_000
+
+
+def test_big_pool_mixes_three_to_six_balls():
+    from worldmodels.physics import WorldConfig
+
+    big = cli._world_model_presets()["big"]
+    world = WorldConfig(**{**big["world"], "speed_ranges": tuple(map(tuple, big["world"]["speed_ranges"]))})
+    recipe = TrainingRecipe(optim=TrainConfig(steps=2), pool_sequences=8, pool_frames=24)
+    positions, actions = cli._mixed_ball_pool(world, recipe, big["min_balls"])
+    assert positions.shape == (8, 24, 6, 2) and actions.shape == (8, 24, 2)
+    visible = (positions[:, 0] >= 0).all(dim=-1).sum(dim=-1)  # balls inside the box per sequence
+    assert sorted(set(visible.tolist())) == [3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["no_such_model"], "unknown model 'no_such_model'"),
+    (["world_model", "--device", "tpu"], "--device must be cpu, cuda or mps"),
+    (["world_model", "--config", "missing.json"], "is neither"),
+    (["world_model", "--steps", "0"], "--steps must be >= 1"),
+    (["world_model", "--out", "/nonexistent/run", "--resume"], "no checkpoint at"),
+])
+def test_bad_arguments_give_clear_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_bad_config_file_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(SystemExit):
+        cli.main(["world_model", "--config", str(bad)])
+    assert "not valid JSON" in capsys.readouterr().err
+    wrong_base = tmp_path / "base.json"
+    wrong_base.write_text(json.dumps({"base": "huge"}))
+    with pytest.raises(SystemExit):
+        cli.main(["world_model", "--config", str(wrong_base)])
+    assert "base must be one of" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_checkpoint_of_another_run(one_process, tmp_path, capsys):
+    import shutil
+
+    shutil.copy(one_process / "checkpoint.pt", tmp_path / "checkpoint.pt")
+    with pytest.raises(SystemExit):
+        cli.main(["world_model", "--config", "tiny", "--steps", "7", "--device", "cpu", "--out", str(tmp_path), "--resume"])
+    assert "another --config or --steps" in capsys.readouterr().err
+
+
+def test_training_loop_resumes_bit_for_bit_and_checks_its_hooks():
+    from worldmodels.training import batch_sampler, train
+
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5]) + 0.1 * torch.randn(64)
+    config = TrainConfig(steps=10, lr=1e-2, warmup_steps=2)
+    loss_fn = lambda m, b: ((m(b[0]).squeeze(-1) - b[1]) ** 2).mean()
+
+    def fresh():
+        torch.manual_seed(0)
+        return torch.nn.Linear(3, 1)
+
+    whole = fresh()
+    train(whole, loss_fn, batch_sampler(x, y, batch_size=8), config, progress=False)
+    states = []
+    first = fresh()
+    train(first, loss_fn, batch_sampler(x, y, batch_size=8), config, progress=False,
+          checkpoint=states.append, checkpoint_every=4)
+    assert [s["step"] for s in states] == [4, 8, 10]
+    second = fresh()
+    history = train(second, loss_fn, batch_sampler(x, y, batch_size=8), config, progress=False, resume=states[0])
+    assert history.steps == list(range(10))
+    assert all(torch.equal(a, b) for a, b in zip(whole.parameters(), second.parameters()))
+    with pytest.raises(ValueError, match="torch.distributed"):
+        train(fresh(), loss_fn, batch_sampler(x, y, batch_size=8), config, progress=False, ddp=True)
+    with pytest.raises(ValueError, match="resume at step 11"):
+        train(fresh(), loss_fn, batch_sampler(x, y, batch_size=8), config, progress=False, resume={**states[0], "step": 11})

@@ -1,0 +1,222 @@
+"""The shared test bed of chapter 10: real clips from the simulator and generated clips from each generator.
+
+Every generator gets the same starts: the first `context` frames of a real video. It continues them for
+`length` frames; the real clip is what the simulator did next. So a real clip and a generated clip differ
+only in who made the motion, never in where it started:
+
+    real video:  frames 0 .. context-1 (the start, shared)  |  frames context .. context+length-1 (real clip)
+    generator:   sees frames 0 .. context-1                  ->  imagines `length` frames (generated clip)
+
+Two fixed parts, from two different simulator splits: detectors are *trained* on the "val" split and
+*tested* on the "test" split (the generators were trained on "train", which the test bed never uses).
+
+A generator is a harness predictor (worldmodels.evaluation): ``(context (B, C, H, W), actions or None,
+horizon) -> frames (B, horizon, H, W)``. `GENERATORS` maps a name to a function that loads one from its
+recorded checkpoint; adding a generator is one line there. `noisy_simulator` is the honest ladder of the
+arms race: the exact simulator, restarted from the state it decodes from the start frames, with random
+state noise of a chosen size (sigma 0 = as good as a generator can be).
+
+`record_next_frame` records chapter 4's predictor (its recipe, `next_frame.TEACHER_FORCING` then
+`CONTINUE_ROLLOUT`) into worldmodels/checkpoints/next_frame.{pt,json}, which chapter 4 trains inline.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import reference_run
+from .centroid import centroids
+from .data import CANONICAL, BallVideos, make_split
+from .oracle import _wall_bounds, estimate_velocity, wall_step
+from .render import render
+
+PARTS = {"train": "val", "test": "test"}  # detector part -> simulator split (never "train": the generators saw it)
+
+
+@dataclass(frozen=True)
+class TestBedConfig:
+    n_clips: int = 512  # real clips per part (and as many generated clips per generator)
+    context: int = 10  # start frames every generator is given
+    length: int = 20  # frames per clip
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("n_clips", "context", "length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+def _next_frame():
+    from .next_frame import as_predictor
+
+    return as_predictor(reference_run.load_next_frame())
+
+
+def _world_model():
+    from .world_model import as_predictor
+
+    return as_predictor(reference_run.load())
+
+
+def _object_model():
+    from .objects import as_predictor
+
+    return as_predictor(reference_run.load_object_model())
+
+
+# name -> loader of a recorded generator. Adding a generator is one line. Chapter 9's text-to-video model cannot be
+# given start frames, only a caption: its line needs a loader that captions each start (captions.describe)
+# and calls video_generation.load().generate; the test bed's clips are then "same prompt", not "same start".
+GENERATORS = {
+    "next-frame (ch4)": _next_frame,
+    "world model (ch5)": _world_model,
+    "object model (ch7)": _object_model,
+}
+
+
+def real_videos(part: str, config: TestBedConfig = TestBedConfig()) -> BallVideos:
+    """The real videos of one detector part ("train" or "test"): start frames plus the real clip."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {sorted(PARTS)}, got {part!r}")
+    return make_split(PARTS[part], config.n_clips, config.context + config.length, CANONICAL, seed=config.seed)
+
+
+def real_clips(videos: BallVideos, config: TestBedConfig = TestBedConfig()) -> np.ndarray:
+    """The real clips (B, length, H, W): what the simulator did after the start frames."""
+    return videos.frames[:, config.context : config.context + config.length]
+
+
+def generated_clips(generator, videos: BallVideos, config: TestBedConfig = TestBedConfig()) -> np.ndarray:
+    """The clips (B, length, H, W) a generator imagines from the start frames of `videos`, clipped to [0, 1]."""
+    if videos.frames.shape[1] < config.context + config.length:
+        raise ValueError(f"videos need {config.context + config.length} frames, got {videos.frames.shape[1]}")
+    out = np.asarray(generator(videos.frames[:, : config.context], None, config.length), dtype=np.float32)
+    if out.shape != (len(videos), config.length) + videos.frames.shape[2:]:
+        raise ValueError(f"the generator returned shape {out.shape}, expected {(len(videos), config.length) + videos.frames.shape[2:]}")
+    return np.clip(out, 0.0, 1.0)
+
+
+def noisy_simulator(sigma: float, world=CANONICAL, seed: int = 0):
+    """A generator that runs the exact physics from the start frames, with state noise of size `sigma`.
+
+    It decodes the ball's position in the start frames (centroid), estimates the velocity leaving the
+    last one (oracle.estimate_velocity: bounces accounted for), then steps free flight with exact wall
+    reflection while the velocity takes a random walk: v <- v + sigma * N(0, I) every frame (px/frame).
+    sigma = 0 is the simulator itself, up to the decoding of the start. One ball, no pushes.
+    """
+    if not np.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma must be a finite number >= 0, got {sigma}")
+    low, high = _wall_bounds(world)
+
+    def predict(context, actions, horizon):
+        context = np.asarray(context)
+        if context.ndim != 4 or context.shape[1] < 3:
+            raise ValueError(f"context must have shape (B, C >= 3, H, W), got {context.shape}")
+        rng = np.random.default_rng(seed)
+        p = centroids(context[:, -3:], n_balls=1)  # (B, 3, 1, 2)
+        v = estimate_velocity(p, world)
+        p = p[:, -1]
+        out = np.empty((len(context), horizon) + p.shape[1:])
+        for k in range(horizon):
+            v = v + sigma * rng.standard_normal(v.shape)
+            p, v = wall_step(p, v, low, high)
+            out[:, k] = p
+        return render(out, world.radius, world.size)
+
+    return predict
+
+
+def record_next_frame(path=reference_run.NEXT_FRAME_CHECKPOINT, progress: bool = True):
+    """Train chapter 4's predictor with the chapter's recipe and data and save it with a JSON record.
+
+    Same seed, data and steps as notebooks/04_next_frame.ipynb and bench/next_frame.py (teacher forcing,
+    then 5-step rollouts). The record's metrics are measured on the stored (float16) weights.
+    Returns (model, record).
+    """
+    import dataclasses
+
+    from . import next_frame as nf
+    from .repro import seed_everything
+    from .training import n_parameters
+
+    seed_everything(0)
+    d = nf.CHAPTER_DATA
+    train = make_split("train", d["train_sequences"], d["n_frames"], CANONICAL, seed=d["seed"])
+    model = nf.ConvPredictor(nf.CHAPTER_MODEL)
+    start = time.perf_counter()
+    nf.fit(model, train.frames, nf.TEACHER_FORCING, progress=progress)
+    nf.fit(model, train.frames, nf.CONTINUE_ROLLOUT, progress=progress)
+    seconds = time.perf_counter() - start
+    record = {"seed": 0, "params": n_parameters(model), "model_config": dataclasses.asdict(nf.CHAPTER_MODEL),
+              "data": d, "recipe": [dataclasses.asdict(nf.TEACHER_FORCING), dataclasses.asdict(nf.CONTINUE_ROLLOUT)],
+              "metrics": {"train_seconds": round(seconds, 1)}}
+    reference_run.save(model, path, None)
+    model = reference_run.load_next_frame(path)
+    record["metrics"]["model_error_px"] = next_frame_metrics(model)
+    reference_run.save(model, path, record)
+    return model, record
+
+
+def next_frame_metrics(model) -> dict[str, float]:
+    """Centroid error (px) of chapter 4's predictor at k = 1, 5, 10, 20 on the chapter's test sequences."""
+    from . import next_frame as nf
+    from .evaluation import evaluate
+
+    d = nf.CHAPTER_DATA
+    test = make_split("test", d["test_sequences"], d["n_frames"], CANONICAL, seed=d["seed"])
+    report = evaluate({"model": nf.as_predictor(model)}, test, 10, 20, baselines=False)["model"]
+    return {str(k): round(float(report.at(k)["error_px"]), 4) for k in (1, 5, 10, 20)}
+
+
+# ---- post-processing that copies of a clip undergo on their way around -------------------------------
+
+
+def _blur(clips) -> np.ndarray:
+    """Separable [1, 2, 1] / 4 blur of every frame, edges repeated."""
+    x = np.pad(clips, [(0, 0)] * (clips.ndim - 2) + [(1, 1), (1, 1)], mode="edge")
+    x = 0.25 * x[..., :-2, :] + 0.5 * x[..., 1:-1, :] + 0.25 * x[..., 2:, :]
+    return 0.25 * x[..., :, :-2] + 0.5 * x[..., :, 1:-1] + 0.25 * x[..., :, 2:]
+
+
+def _down_up(clips) -> np.ndarray:
+    """Half resolution (2x2 mean) and back up (bilinear), as a re-encoded small copy would be."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = clips.shape[-2:]
+    t = torch.as_tensor(np.ascontiguousarray(clips, dtype=np.float32)).reshape(-1, 1, h, w)
+    t = F.interpolate(F.avg_pool2d(t, 2), size=(h, w), mode="bilinear", align_corners=False)
+    return t.reshape(clips.shape).numpy()
+
+
+def _drop_frames(clips) -> np.ndarray:
+    """Every 4th frame dropped and replaced by the one before it (the frame rate is kept)."""
+    out = np.array(clips, copy=True)
+    out[:, 3::4] = out[:, 2::4][:, : out[:, 3::4].shape[1]]
+    return out
+
+
+def post_process(clips, transform: str, seed: int = 0) -> np.ndarray:
+    """Apply one of POST_PROCESSING to clips (B, T, H, W); the result stays in [0, 1]."""
+    clips = np.asarray(clips, dtype=np.float32)
+    if clips.ndim != 4:
+        raise ValueError(f"clips must have shape (B, T, H, W), got {clips.shape}")
+    if transform == "none":
+        out = clips
+    elif transform == "noise 0.05":
+        out = clips + 0.05 * np.random.default_rng(seed).standard_normal(clips.shape, dtype=np.float32)
+    elif transform == "blur":
+        out = _blur(clips)
+    elif transform == "down/up x2":
+        out = _down_up(clips)
+    elif transform == "dropped frames":
+        out = _drop_frames(clips)
+    else:
+        raise ValueError(f"unknown transform {transform!r}; choose one of {POST_PROCESSING}")
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+POST_PROCESSING = ("none", "noise 0.05", "blur", "down/up x2", "dropped frames")
