@@ -60,6 +60,12 @@ def main() -> dict:
         lo, hi = det.bootstrap_auc(physics_real, s)
         physics[name] = {"auc": round(det.auc(physics_real, s), 4), "ci95": [round(lo, 4), round(hi, 4)]}
     out["physics_auc"] = {n: physics[n] for n in learned}
+    # chapter 9's text-to-video model: same prompt (the caption of each real 16-frame clip), not same start
+    prompted_real, prompted_fake, _ = tb.prompted_clips("test", cfg, seed=0)
+    s_real, s_fake = det.physics_score(prompted_real), det.physics_score(prompted_fake)
+    lo, hi = det.bootstrap_auc(s_real, s_fake)
+    out["physics_auc"]["diffusion (ch9), same prompt"] = {"auc": round(det.auc(s_real, s_fake), 4),
+                                                          "ci95": [round(lo, 4), round(hi, 4)], "clip_frames": 16}
     out["arms_race"] = {n: physics[n] for n in generators if n not in learned}
 
     detectors, matrix = {}, {}

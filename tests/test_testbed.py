@@ -70,3 +70,22 @@ def test_recording_code_reproduces_the_recorded_next_frame_predictor(tmp_path):
         recorded = record["metrics"]["model_error_px"][k]
         # same code, seed and thread count: equal up to float16 storage and platform rounding
         assert value == pytest.approx(recorded, rel=0.15, abs=0.05), f"k={k}: retrained {value:.3f} px, recorded {recorded:.3f} px"
+
+
+def test_prompted_clips_same_prompt_mode():
+    from worldmodels import video_generation as vg
+
+    config = tb.TestBedConfig(n_clips=4, context=10, length=16)
+    g = vg.load()
+    real, fake, prompts = tb.prompted_clips("test", config, seed=1, generator=g)
+    assert real.shape == fake.shape == (4, 16, 32, 32) and len(prompts) == 4
+    assert fake.min() >= 0 and fake.max() <= 1
+    assert np.array_equal(real, tb.real_videos("test", config).frames[:, 10:26])
+    _, again, same = tb.prompted_clips("test", config, seed=1, generator=g)
+    assert np.array_equal(fake, again) and prompts == same
+    _, other, _ = tb.prompted_clips("test", config, seed=2, generator=g)
+    assert not np.array_equal(fake, other)
+    with pytest.raises(ValueError):
+        tb.prompted_clips("test", tb.TestBedConfig(n_clips=4, length=15), generator=g)
+    with pytest.raises(ValueError):
+        tb.prompted_clips("val", config, generator=g)

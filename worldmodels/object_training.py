@@ -12,6 +12,7 @@ balls move freely). `render_steps` of the recipe's steps go to stage 1, the rest
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import torch
@@ -31,10 +32,18 @@ OBJECT_RECIPE = TrainingRecipe(optim=OBJECT_OPTIM, batch_size=32, rollout_steps=
 
 def train_object_model(model_config: ObjectModelConfig = ObjectModelConfig(), recipe: TrainingRecipe = OBJECT_RECIPE,
                        world: WorldConfig = THREE_BALLS, progress: bool = True,
-                       render_steps: int = RENDER_STEPS) -> tuple[ObjectModel, History]:
+                       render_steps: int = RENDER_STEPS, *, shard: tuple[int, int] = (0, 1),
+                       **train_options) -> tuple[ObjectModel, History]:
     """Train an ObjectModel from scratch on `world`; return it (in eval mode) and the dynamics stage's loss
     history (its `seconds` is the time of both stages). Deterministic for a given recipe.optim.seed and
-    thread count."""
+    thread count.
+
+    `shard` goes to window_batches, `train_options` (device, mixed_precision, ddp, resume, checkpoint,
+    checkpoint_every) to worldmodels.training.train: worldmodels.train uses them. device, mixed_precision
+    and ddp apply to both stages; checkpoint / resume to the dynamics stage only (its steps count from 0):
+    a run interrupted in the short renderer stage starts again, and a resumed run skips the renderer (the
+    checkpoint holds the whole model). Under ddp each stage trains only the parameters its loss reaches
+    (DistributedDataParallel needs a gradient for every trainable parameter); without ddp nothing changes."""
     if world.size != model_config.size:
         raise ValueError(f"world.size ({world.size}) must equal model_config.size ({model_config.size})")
     if recipe.action_fraction != 0:
@@ -46,16 +55,45 @@ def train_object_model(model_config: ObjectModelConfig = ObjectModelConfig(), re
         raise ValueError(f"render_steps must be in 1..{recipe.optim.steps - 1} (recipe.optim.steps), got {render_steps}")
     torch.manual_seed(recipe.optim.seed)  # the initial weights
     model = ObjectModel(model_config)
-    next_batch = window_batches(world, recipe, model_config.context)
-    stage1 = dataclasses.replace(recipe.optim, steps=render_steps, warmup_steps=0, lr=1e-2)
-    first = train(model, lambda m, batch: render_loss(m, batch[0][:, :2]), next_batch, stage1,
-                  desc="training the renderer", progress=progress)
+    next_batch = window_batches(world, recipe, model_config.context, shard=shard)
+    resume = train_options.pop("resume", None)
+    stage_hooks = {k: train_options.pop(k) for k in ("checkpoint", "checkpoint_every") if k in train_options}
+    ddp = train_options.get("ddp", False)
+    seconds = 0.0
+    if resume is None:
+        stage1 = dataclasses.replace(recipe.optim, steps=render_steps, warmup_steps=0, lr=1e-2)
+        with _only_trainable(model, RENDER_PARAMETERS if ddp else None):
+            first = train(model, lambda m, batch: render_loss(m, batch[0][:, :2]), next_batch, stage1,
+                          desc="training the renderer", progress=progress, **train_options)
+        seconds = first.seconds
     stage2 = dataclasses.replace(recipe.optim, steps=recipe.optim.steps - render_steps,
                                  warmup_steps=min(recipe.optim.warmup_steps, (recipe.optim.steps - render_steps) // 2))
-    history = train(model, lambda m, batch: dynamics_loss(m, batch[0]), next_batch, stage2,
-                    desc="training the dynamics", progress=progress)
-    history.seconds += first.seconds
+    with _only_trainable(model, DYNAMICS_PARAMETERS if ddp else None):
+        history = train(model, lambda m, batch: dynamics_loss(m, batch[0]), next_batch, stage2,
+                        desc="training the dynamics", progress=progress, resume=resume, **stage_hooks, **train_options)
+    history.seconds += seconds
     return model.eval(), history
+
+
+RENDER_PARAMETERS = ("heat.", "log_radius", "log_sharpness")  # what render_loss trains (name prefixes)
+DYNAMICS_PARAMETERS = ("velocity_head.", "f_obj.", "f_rel.")  # what dynamics_loss trains
+
+
+@contextlib.contextmanager
+def _only_trainable(model: torch.nn.Module, prefixes: tuple[str, ...] | None):
+    """Within the block only the parameters whose names start with one of `prefixes` require a gradient
+    (None: all of them, untouched)."""
+    if prefixes is None:
+        yield
+        return
+    saved = {name: p.requires_grad for name, p in model.named_parameters()}
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(prefixes))
+    try:
+        yield
+    finally:
+        for name, p in model.named_parameters():
+            p.requires_grad_(saved[name])
 
 
 def record_configs(model_config: ObjectModelConfig, recipe: TrainingRecipe, world: WorldConfig) -> dict:

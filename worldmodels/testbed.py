@@ -14,7 +14,8 @@ A generator is a harness predictor (worldmodels.evaluation): ``(context (B, C, H
 horizon) -> frames (B, horizon, H, W)``. `GENERATORS` maps a name to a function that loads one from its
 recorded checkpoint; adding a generator is one line there. `noisy_simulator` is the honest ladder of the
 arms race: the exact simulator, restarted from the state it decodes from the start frames, with random
-state noise of a chosen size (sigma 0 = as good as a generator can be).
+state noise of a chosen size (sigma 0 = as good as a generator can be). Chapter 9's text-to-video model takes a
+caption, not start frames: `prompted_clips` compares it on the same prompt (the real clip's caption), not the same start.
 
 `record_next_frame` records chapter 4's predictor (its recipe, `next_frame.TEACHER_FORCING` then
 `CONTINUE_ROLLOUT`) into worldmodels/checkpoints/next_frame.{pt,json}, which chapter 4 trains inline.
@@ -68,8 +69,8 @@ def _object_model():
 
 
 # name -> loader of a recorded generator. Adding a generator is one line. Chapter 9's text-to-video model cannot be
-# given start frames, only a caption: its line needs a loader that captions each start (captions.describe)
-# and calls video_generation.load().generate; the test bed's clips are then "same prompt", not "same start".
+# given start frames, only a caption, and draws 16-frame clips: it has its own mode, `prompted_clips`
+# ("same prompt", not "same start").
 GENERATORS = {
     "next-frame (ch4)": _next_frame,
     "world model (ch5)": _world_model,
@@ -97,6 +98,29 @@ def generated_clips(generator, videos: BallVideos, config: TestBedConfig = TestB
     if out.shape != (len(videos), config.length) + videos.frames.shape[2:]:
         raise ValueError(f"the generator returned shape {out.shape}, expected {(len(videos), config.length) + videos.frames.shape[2:]}")
     return np.clip(out, 0.0, 1.0)
+
+
+def prompted_clips(part: str, config: TestBedConfig = TestBedConfig(), seed: int = 0, generator=None):
+    """The "same prompt, not same start" mode, for chapter 9's text-to-video model: (real, generated, prompts).
+
+    For each real video of `part`, the real clip is the video_generation.N_FRAMES (16) frames after the start
+    frames; its prompt is the caption of its true state (captions.describe: first velocity, speed, first
+    wall); the generated clip is what the text-to-video model draws from that prompt (seeded). Both
+    (B, 16, H, W). `generator` is a video_generation.Generator (default: the recorded one, load()).
+    """
+    from . import captions
+    from . import video_generation as vg
+
+    if config.length < vg.N_FRAMES:
+        raise ValueError(f"config.length must be >= {vg.N_FRAMES} (the text-to-video model draws {vg.N_FRAMES}-frame "
+                         f"clips), got {config.length}")
+    videos = real_videos(part, config)
+    clip = slice(config.context, config.context + vg.N_FRAMES)
+    prompts = captions.describe(videos.positions[:, clip], videos.velocities[:, clip], videos.world.radius,
+                                videos.world.size)
+    generator = vg.load() if generator is None else generator
+    generated = np.clip(np.asarray(generator.generate(prompts, vg.N_FRAMES, seed=seed), dtype=np.float32), 0.0, 1.0)
+    return videos.frames[:, clip], generated, prompts
 
 
 def noisy_simulator(sigma: float, world=CANONICAL, seed: int = 0):

@@ -7,6 +7,7 @@
     torchrun --nproc-per-node 2 -m worldmodels.train world_model --out runs/ddp          # 2 processes
     torchrun --nnodes 2 --node-rank R --master-addr HOST --master-port 29500 \\
              --nproc-per-node 8 -m worldmodels.train world_model --config big      # 2 machines x 8 GPUs
+    python -m worldmodels.train object_model --steps 100                # chapter 7's object model
 
 Under torchrun every process (rank) builds the same model, draws the same global batch from the same
 seeded generator and keeps only its own contiguous slice (batch_size / world_size windows), and
@@ -16,9 +17,10 @@ CPUs. Rank 0 alone writes `--out`: checkpoint.pt (everything needed to resume: w
 generator, history, config; every --checkpoint-every steps and at the end), model.pt (the trained
 weights, loadable with worldmodels.reference_run.load for the world model) and run.json (a summary).
 
-`--config` is a preset name (`chapter5`, `big`, `tiny`) or a JSON file: the three configs of a run
-({"model_config": ..., "recipe": ..., "world": ...}, as in worldmodels/checkpoints/world_model.json), any
-of them partial, on top of the preset named by its "base" key (default chapter5). On a GPU the loss runs
+`--config` is a preset name (world_model: `chapter5`, `big`, `tiny`; object_model: `chapter7`, `tiny`) or a
+JSON file: the three configs of a run ({"model_config": ..., "recipe": ..., "world": ...}, as in
+worldmodels/checkpoints/world_model.json), any of them partial, on top of the preset named by its "base"
+key (default: the model's first preset). On a GPU the loss runs
 under bfloat16 autocast (mixed precision); `--no-mixed-precision` turns it off.
 
 Adding a model is one entry in MODELS: its presets and a function
@@ -116,6 +118,40 @@ def _with_steps(optim, steps: int):
     return dataclasses.replace(optim, steps=steps, warmup_steps=min(optim.warmup_steps, steps // 2))
 
 
+def _object_model_presets() -> dict[str, dict]:
+    from .data import THREE_BALLS
+    from .object_training import OBJECT_RECIPE, RENDER_STEPS, record_configs
+    from .objects import ObjectModelConfig
+
+    chapter7 = {**record_configs(ObjectModelConfig(), OBJECT_RECIPE, THREE_BALLS), "render_steps": RENDER_STEPS}
+    tiny = {  # seconds on a CPU: the tests
+        "model_config": dataclasses.asdict(ObjectModelConfig(hidden=16, vel_hidden=8)),
+        "recipe": _merge(chapter7["recipe"], {"batch_size": 8, "rollout_steps": 4, "decoded_steps": 4,
+                                              "pool_sequences": 32, "pool_frames": 12,
+                                              "optim": {"steps": 20, "warmup_steps": 2, "eval_every": 5}}),
+        "world": chapter7["world"],
+        "render_steps": 5,
+    }
+    return {"chapter7": chapter7, "tiny": tiny}
+
+
+def run_object_model(config: dict, *, steps: int | None, shard=(0, 1), progress: bool = True, **hooks):
+    """Train chapter 7's object model (worldmodels.object_training) from a config dict. It trains in two
+    stages, the renderer (`render_steps` steps) then the dynamics (the rest); `steps` counts both (the
+    renderer keeps at most half of them), checkpoints and the History count the dynamics stage."""
+    from .object_training import RENDER_STEPS, configs_from_record, train_object_model
+
+    model_config, recipe, world = configs_from_record(config)
+    render_steps = config.get("render_steps", RENDER_STEPS)
+    if steps is not None:
+        if steps < 2:
+            raise ValueError(f"--steps must be >= 2 for the object model (a renderer and a dynamics step), got {steps}")
+        recipe = dataclasses.replace(recipe, optim=_with_steps(recipe.optim, steps))
+        render_steps = min(render_steps, steps // 2)
+    return train_object_model(model_config, recipe, world, progress=progress, render_steps=render_steps,
+                              shard=shard, **hooks)
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     presets: Callable[[], dict[str, dict]]  # name -> config dict; "chapter5"-style default first
@@ -124,7 +160,7 @@ class ModelEntry:
 
 MODELS: dict[str, ModelEntry] = {
     "world_model": ModelEntry(_world_model_presets, run_world_model),
-    # "object_model": ModelEntry(...),   chapter 7
+    "object_model": ModelEntry(_object_model_presets, run_object_model),
     # "diffusion": ModelEntry(...),      chapter 9
 }
 
@@ -200,7 +236,7 @@ class Interrupted(Exception):
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m worldmodels.train", description=__doc__.splitlines()[0])
     parser.add_argument("model", help=f"one of: {', '.join(MODELS)}")
-    parser.add_argument("--config", help="a preset name (chapter5, big, tiny) or a JSON file")
+    parser.add_argument("--config", help="a preset name (world_model: chapter5, big, tiny; object_model: chapter7, tiny) or a JSON file")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--steps", type=int, help="train this many steps (the schedule is stretched to fit)")
     parser.add_argument("--out", help="folder for checkpoint.pt, model.pt and run.json (default .runs/<model>, ignored by git)")
