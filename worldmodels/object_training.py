@@ -21,7 +21,8 @@ from .data import THREE_BALLS
 from .objects import ObjectModel, ObjectModelConfig, dynamics_loss, render_loss
 from .physics import WorldConfig
 from .training import History, TrainConfig, train
-from .world_model_training import TrainingRecipe, window_batches
+from .world_model_training import TrainingRecipe, record_configs, window_batches
+from .world_model_training import configs_from_record as _configs_from_record
 
 RENDER_STEPS = 60  # stage 1 (renderer); the rest of recipe.optim.steps train the dynamics
 OBJECT_OPTIM = TrainConfig(steps=1500, lr=2e-3, warmup_steps=30, min_lr_fraction=0.0, grad_clip=None, eval_every=25, seed=0)
@@ -96,14 +97,6 @@ def _only_trainable(model: torch.nn.Module, prefixes: tuple[str, ...] | None):
             p.requires_grad_(saved[name])
 
 
-def record_configs(model_config: ObjectModelConfig, recipe: TrainingRecipe, world: WorldConfig) -> dict:
-    """The three configs of a run as plain JSON-able dicts (see configs_from_record)."""
-    return {"model_config": dataclasses.asdict(model_config), "recipe": dataclasses.asdict(recipe),
-            "world": dataclasses.asdict(world)}
-
-
 def configs_from_record(record: dict) -> tuple[ObjectModelConfig, TrainingRecipe, WorldConfig]:
-    """Rebuild the three configs stored in a run's record, to retrain the same run."""
-    world = record["world"]
-    world = WorldConfig(**{**world, "speed_ranges": tuple(tuple(r) for r in world["speed_ranges"])})
-    return ObjectModelConfig(**record["model_config"]), TrainingRecipe.from_dict(record["recipe"]), world
+    """Rebuild the three configs stored in an object-model run's record (written by record_configs)."""
+    return _configs_from_record(record, ObjectModelConfig)

@@ -120,14 +120,16 @@ def train_world_model(model_config: WorldModelConfig = WorldModelConfig(), recip
     return model.eval(), history
 
 
-def record_configs(model_config: WorldModelConfig, recipe: TrainingRecipe, world: WorldConfig) -> dict:
-    """The three configs of a run as plain JSON-able dicts (see configs_from_record)."""
+def record_configs(model_config, recipe: TrainingRecipe, world: WorldConfig) -> dict:
+    """The three configs of a run as plain JSON-able dicts (see configs_from_record). Any model config
+    dataclass: chapter 7's object model records its runs with this too."""
     return {"model_config": dataclasses.asdict(model_config), "recipe": dataclasses.asdict(recipe),
             "world": dataclasses.asdict(world)}
 
 
-def configs_from_record(record: dict) -> tuple[WorldModelConfig, TrainingRecipe, WorldConfig]:
-    """Rebuild the three configs stored in a run's record, to retrain the same run."""
+def configs_from_record(record: dict, model_config_class=WorldModelConfig) -> tuple:
+    """Rebuild the three configs stored in a run's record, to retrain the same run: (model_config_class
+    instance, TrainingRecipe, WorldConfig)."""
     world = record["world"]
     world = WorldConfig(**{**world, "speed_ranges": tuple(tuple(r) for r in world["speed_ranges"])})
-    return WorldModelConfig(**record["model_config"]), TrainingRecipe.from_dict(record["recipe"]), world
+    return model_config_class(**record["model_config"]), TrainingRecipe.from_dict(record["recipe"]), world
