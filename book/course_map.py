@@ -24,11 +24,11 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 OUT = Path(__file__).parent / "images"
 STAGES = ("world", "tokens", "pixels", "latents", "objects", "decisions", "generation", "verification")
 
-# run_s: seconds the chapter took top to bottom (`jupyter nbconvert --execute`, default threads) on the
-# course's 2-core build machine with little else running (load average 0.5-2.3; chapters 3-5 shared the
-# machine with one other notebook run), measured 2026-11-29; budget_s: the chapter's budget on a quiet 2-core
+# run_s: seconds the chapter took top to bottom (`jupyter nbconvert --execute`, default threads, OpenMP's
+# default wait policy) on the course's 2-core build machine with nothing else running (load average
+# 1.1-1.8), one chapter after another, measured 2026-11-29; budget_s: the chapter's budget on a quiet 2-core
 # laptop (CONTRIBUTING.md); study_min: minutes a learner needs to read, run and do the exercises (an estimate).
-RUN_S = {1: 7, 2: 31, 3: 59, 4: 77, 5: 129, 6: 17, 7: 38, 8: 17, 9: 39, 10: 82}
+RUN_S = {1: 9, 2: 28, 3: 41, 4: 49, 5: 83, 6: 20, 7: 41, 8: 20, 9: 37, 10: 85}
 CHAPTERS = {
     1: dict(stage="world", title="What is a world model?",
             headline="0.1 px nudge: 2.40 px off at 20 frames",

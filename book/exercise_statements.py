@@ -7,7 +7,9 @@ Generated from `solutions/NN_name.ipynb` with the grading markers (worldmodels.g
 chapter's exercises appear as soon as its solutions notebook exists: for each exercise, the markdown cells
 right before its cell (the statement), the cell as the learner gets it (solution regions replaced by the
 `raise NotImplementedError` stub, exactly as `make exercises` writes it) and the hints of its grading tests
-(tests/exercises/chNN.py, the ones `check()` prints). `make book` runs it before building;
+(tests/exercises/chNN.py, the ones `check()` prints). The chapter named is `notebooks/NN_name.ipynb`, or the
+solutions notebook's metadata `chapter_notebook` (the appendix: solutions/11_scaling_up.ipynb names
+appendix_scaling.ipynb). `make book` runs it before building;
 tests/test_book_pages.py fails when the committed page is stale.
 """
 
@@ -56,9 +58,10 @@ def chapter_section(path: Path) -> str:
     if not found:
         return ""
     title, intro = _intro(nb.cells[0].source) if nb.cells and nb.cells[0].cell_type == "markdown" else (path.stem, "")
+    chapter = nb.metadata.get("chapter_notebook", path.name)  # the appendix's chapter is not named NN_...
     parts = [f"## {title or path.stem}", "",
              f"Open `exercises/{path.name}` in JupyterLab (`make lab`). The chapter is "
-             f"`notebooks/{path.name}`.", ""]
+             f"`notebooks/{chapter}`.", ""]
     if intro:
         parts += [_demote(intro, 2), ""]
     for exercise in found:

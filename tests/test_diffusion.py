@@ -104,3 +104,17 @@ def test_training_code_reproduces_the_reference_metrics():
         assert measured["law_pass_rate"][split] == pytest.approx(recorded["law_pass_rate"][split], abs=0.1), split
         for part in ("direction", "speed"):
             assert measured["prompt_adherence"][split][part] == pytest.approx(recorded["prompt_adherence"][split][part], abs=0.1)
+
+
+def test_every_dit_parameter_gets_a_gradient_from_a_caption_batch():
+    # DistributedDataParallel (worldmodels.train diffusion under torchrun) needs a gradient for every
+    # parameter of the module it wraps, the DiT alone; the compression network is frozen and outside it.
+    latents = torch.randn(12, 4, 8)
+    parts = np.stack([np.arange(12) % 4, np.arange(12) % 2, np.full(12, -1)], axis=1)
+    for seed in range(3):  # with and without empty prompts in the batch
+        model = DiT(SMALL)
+        batch = vg.caption_batches(latents, parts, 4, shard=(1, 2))(torch.Generator().manual_seed(seed))
+        assert batch[0].shape == (2, 4, 8)
+        flow_matching_loss(model, batch).backward()
+        missing = [name for name, p in model.named_parameters() if p.grad is None]
+        assert not missing, f"no gradient for {missing}"

@@ -45,15 +45,22 @@ def one_process(tmp_path_factory):
     return out
 
 
-def test_two_processes_match_one_process_with_the_same_global_batch(one_process, tmp_path):
+def _two_processes(model: str, steps: str, out) -> dict:
+    """The tiny preset of `model` under torchrun with 2 gloo processes of 1 thread; its summary."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "worldmodels.train", "world_model", "--config", "tiny", "--steps", STEPS, "--device", "cpu",
-           "--threads", "1", "--out", str(tmp_path)]
+           "-m", "worldmodels.train", model, "--config", "tiny", "--steps", steps, "--device", "cpu",
+           "--threads", "1", "--out", str(out)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-2000:]  # DDP errors if a parameter got no gradient
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert summary["world_size"] == 2 and summary["steps"] == int(STEPS)
+    assert summary["world_size"] == 2
+    return summary
+
+
+def test_two_processes_match_one_process_with_the_same_global_batch(one_process, tmp_path):
+    summary = _two_processes("world_model", STEPS, tmp_path)
+    assert summary["steps"] == int(STEPS)
     diff = _max_abs_diff(_weights(one_process), _weights(tmp_path))
     assert diff < DDP_TOLERANCE, f"2 processes differ from 1 by {diff:.2e} (tolerance {DDP_TOLERANCE:g})"
 
@@ -242,3 +249,115 @@ def test_object_model_resumed_run_matches_an_uninterrupted_one(one_object_proces
     resumed = _run_object(tmp_path, "--resume")
     assert resumed["resumed_from"] == 2 and resumed["steps_this_run"] == 1
     assert _max_abs_diff(_weights(one_object_process), _weights(tmp_path)) == 0.0  # bit for bit
+
+
+# ------------------------------------------------------------------------- chapter 9's text-to-video model
+
+DIFFUSION_STEPS = "6"  # the tiny preset's 10:10 split: 3 compression-network steps, then 3 denoiser steps
+# After 6 steps, 2 processes differ from 1 by ~6e-7 (measured). One process training on half the batch
+# (what a rank that ignored the other's gradients would do) differs by ~8e-3, another seed by ~5 (measured).
+DIFFUSION_DDP_TOLERANCE = 1e-4
+
+
+def _run_diffusion(out, *extra, config="tiny"):
+    return cli.main(["diffusion", "--config", config, "--steps", DIFFUSION_STEPS, "--device", "cpu", "--threads", "1",
+                     "--out", str(out), *extra])
+
+
+@pytest.fixture(scope="module")
+def one_diffusion_process(tmp_path_factory):
+    out = tmp_path_factory.mktemp("diffusion_one")
+    summary = _run_diffusion(out)
+    assert summary["steps"] == 3  # the History counts the denoiser stage
+    return out
+
+
+def test_diffusion_is_registered_and_its_presets_build():
+    from worldmodels import video_generation as vg
+
+    presets = cli.MODELS["diffusion"].presets()
+    assert list(presets) == ["chapter9", "tiny"]
+    record = vg.load_record()  # the chapter9 preset is the recorded reference run
+    assert presets["chapter9"]["recipe"] == {**record["recipe"], "warmup_steps": 100}
+    assert presets["chapter9"]["dit_config"] == record["dit_config"]
+    assert presets["chapter9"]["ae_config"] == record["ae_config"]
+    json.dumps(presets)  # JSON-able, as run.json stores it
+    recipe = cli._split_steps(vg.RecipeConfig(), 400)  # 1500:2500 of the recipe
+    assert (recipe.ae_steps, recipe.dit_steps, recipe.warmup_steps) == (150, 250, 75)
+    recipe = cli._split_steps(vg.RecipeConfig(), 2)
+    assert (recipe.ae_steps, recipe.dit_steps, recipe.warmup_steps) == (1, 1, 0)
+
+
+def test_diffusion_trains_and_saves_a_loadable_generator(one_diffusion_process):
+    import numpy as np
+
+    from worldmodels import video_generation as vg
+
+    g = vg.load(one_diffusion_process / "model.pt")
+    assert g.dit.config.width == 16 and g.sample_steps == 4
+    frames = g.generate(["a ball moving upward leftward , fast", ""], n_frames=16, seed=0)
+    assert frames.shape == (2, 16, 32, 32) and frames.dtype == np.float32
+    assert 0 <= frames.min() and frames.max() <= 1
+    run = json.loads((one_diffusion_process / "run.json").read_text())
+    assert run["model"] == "diffusion" and run["config"]["recipe"]["n_clips"] == 64
+    checkpoint = torch.load(one_diffusion_process / "checkpoint.pt", weights_only=False)
+    assert checkpoint["stage"] == "denoiser" and checkpoint["step"] == 3
+    assert all(torch.equal(v, g.autoencoder.state_dict()[k]) for k, v in checkpoint["autoencoder"].items())
+
+
+def test_diffusion_two_processes_match_one_process(one_diffusion_process, tmp_path):
+    summary = _two_processes("diffusion", DIFFUSION_STEPS, tmp_path)  # every DiT parameter gets a gradient
+    assert summary["steps"] == 3
+    diff = _max_abs_diff(_weights(one_diffusion_process), _weights(tmp_path))
+    assert diff < DIFFUSION_DDP_TOLERANCE, f"2 processes differ from 1 by {diff:.2e} (tolerance {DIFFUSION_DDP_TOLERANCE:g})"
+
+
+def test_diffusion_tolerance_can_fail(one_diffusion_process, tmp_path):
+    half = tmp_path / "half.json"  # one process, half the global batch: what a rank alone would learn
+    half.write_text(json.dumps({"base": "tiny", "recipe": {"batch_size": 8}}))
+    _run_diffusion(tmp_path, config=str(half))
+    assert _max_abs_diff(_weights(one_diffusion_process), _weights(tmp_path)) > 10 * DIFFUSION_DDP_TOLERANCE
+
+
+def test_diffusion_resumed_run_matches_an_uninterrupted_one(one_diffusion_process, tmp_path):
+    stopped = _run_diffusion(tmp_path, "--stop-after", "2")  # in the denoiser stage
+    assert stopped["interrupted_at_step"] == 2
+    resumed = _run_diffusion(tmp_path, "--resume")  # skips the compression network: the checkpoint holds it
+    assert resumed["resumed_from"] == 2 and resumed["steps_this_run"] == 1
+    assert _max_abs_diff(_weights(one_diffusion_process), _weights(tmp_path)) == 0.0  # bit for bit
+
+
+def test_caption_batch_shards_add_up_to_the_global_batch():
+    import numpy as np
+
+    from worldmodels.video_generation import caption_batches
+
+    latents = torch.randn(20, 4, 8)
+    parts = np.stack([np.arange(20) % 4, np.arange(20) % 2, np.arange(20) % 5 - 1], axis=1)
+    whole = caption_batches(latents, parts, 8)(torch.Generator().manual_seed(0))
+    shards = [caption_batches(latents, parts, 8, shard=(r, 2))(torch.Generator().manual_seed(0)) for r in range(2)]
+    for i in range(4):  # x0, words, t, noise
+        assert all(len(s[i]) == 4 for s in shards)
+        assert torch.equal(torch.cat([s[i] for s in shards]), whole[i])
+    with pytest.raises(ValueError, match="world_size dividing"):
+        caption_batches(latents, parts, 8, shard=(0, 3))
+
+
+def test_diffusion_bad_input_gives_clear_errors(tmp_path):
+    from worldmodels import video_generation as vg
+
+    tiny = cli.MODELS["diffusion"].presets()["tiny"]
+    with pytest.raises(ValueError, match="--steps must be >= 2"):
+        cli.main(["diffusion", "--config", "tiny", "--steps", "1", "--device", "cpu", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="world_size dividing batch_size"):  # 3 processes cannot split 16 rows
+        cli.run_diffusion(tiny, steps=None, shard=(0, 3), progress=False)
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps({"base": "tiny", "recipe": {"nclips": 10}}))
+    with pytest.raises(ValueError, match=r"recipe has unknown keys \['nclips'\]"):
+        cli.main(["diffusion", "--config", str(typo), "--device", "cpu", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="warmup_steps must be in"):
+        cli.run_diffusion(cli._merge(tiny, {"recipe": {"warmup_steps": 10}}), steps=None, progress=False)
+    with pytest.raises(ValueError, match="denoiser-stage checkpoint"):
+        vg.train_generator(vg.RecipeConfig(**tiny["recipe"]), progress=False, resume={"step": 1})
+    with pytest.raises(ValueError, match="must match"):  # the DiT's tokens are the latent's
+        cli.run_diffusion(cli._merge(tiny, {"dit_config": {"n_tokens": 5}}), steps=None, progress=False)

@@ -8,6 +8,7 @@
     torchrun --nnodes 2 --node-rank R --master-addr HOST --master-port 29500 \\
              --nproc-per-node 8 -m worldmodels.train world_model --config big      # 2 machines x 8 GPUs
     python -m worldmodels.train object_model --steps 100                # chapter 7's object model
+    python -m worldmodels.train diffusion --steps 400 --out runs/t2v    # chapter 9's text-to-video model
 
 Under torchrun every process (rank) builds the same model, draws the same global batch from the same
 seeded generator and keeps only its own contiguous slice (batch_size / world_size windows), and
@@ -15,18 +16,26 @@ DistributedDataParallel averages the gradients in backward: the update is the on
 would make with the whole batch, up to floating-point summation order. Backend: NCCL on GPUs, gloo on
 CPUs. Rank 0 alone writes `--out`: checkpoint.pt (everything needed to resume: weights, optimizer,
 generator, history, config; every --checkpoint-every steps and at the end), model.pt (the trained
-weights, loadable with worldmodels.reference_run.load for the world model) and run.json (a summary).
+weights, loadable with worldmodels.reference_run.load for the world model and with
+worldmodels.video_generation.load for the diffusion model) and run.json (a summary).
 
-`--config` is a preset name (world_model: `chapter5`, `big`, `tiny`; object_model: `chapter7`, `tiny`) or a
-JSON file: the three configs of a run ({"model_config": ..., "recipe": ..., "world": ...}, as in
-worldmodels/checkpoints/world_model.json), any of them partial, on top of the preset named by its "base"
-key (default: the model's first preset). On a GPU the loss runs
-under bfloat16 autocast (mixed precision); `--no-mixed-precision` turns it off.
+`--config` is a preset name (world_model: `chapter5`, `big`, `tiny`; object_model: `chapter7`, `tiny`;
+diffusion: `chapter9`, `tiny`) or a JSON file: the configs of a run ({"model_config": ..., "recipe": ...,
+"world": ...}, as in worldmodels/checkpoints/world_model.json; for the diffusion model {"recipe": ...,
+"dit_config": ..., "ae_config": ...}, as in worldmodels/checkpoints/video_diffusion.json), any of them
+partial, on top of the preset named by its "base" key (default: the model's first preset). On a GPU the
+loss runs under bfloat16 autocast (mixed precision); `--no-mixed-precision` turns it off.
+
+The two-stage models count `--steps` over both stages, and their History, checkpoints and `--resume`
+cover the second stage: the object model (renderer, then dynamics) and the diffusion model (the
+compression network, then the denoiser on its frozen, normalised latents; `--steps N` gives the
+compression network the preset's share of N, 1500 of 4000 for `chapter9`, at least 1 step each).
 
 Adding a model is one entry in MODELS: its presets and a function
 run(config, *, steps, shard, progress, **hooks) -> (model, History) that trains through
 worldmodels.training.train, passing the hooks (device, mixed_precision, ddp, resume, checkpoint,
-checkpoint_every) on and drawing only its shard (rank, world_size) of every global batch.
+checkpoint_every) on and drawing only its shard (rank, world_size) of every global batch; and, if
+model.pt needs its own format, save(model, path).
 """
 
 from __future__ import annotations
@@ -152,16 +161,82 @@ def run_object_model(config: dict, *, steps: int | None, shard=(0, 1), progress:
                               shard=shard, **hooks)
 
 
+def _diffusion_presets() -> dict[str, dict]:
+    from .diffusion import DiTConfig
+    from .video_autoencoder import VideoAutoencoderConfig
+    from .video_generation import RecipeConfig
+
+    chapter9 = {  # the recorded reference run (worldmodels/checkpoints/video_diffusion.json); n_clips is in the recipe
+        "recipe": dataclasses.asdict(RecipeConfig()),
+        "dit_config": dataclasses.asdict(DiTConfig()),
+        "ae_config": dataclasses.asdict(VideoAutoencoderConfig()),
+    }
+    tiny = {  # seconds on a CPU: the tests
+        "recipe": _merge(chapter9["recipe"], {"n_clips": 64, "ae_steps": 10, "dit_steps": 10, "batch_size": 16,
+                                              "warmup_steps": 2, "sample_steps": 4}),
+        "dit_config": _merge(chapter9["dit_config"], {"width": 16, "depth": 1, "heads": 2}),
+        "ae_config": _merge(chapter9["ae_config"], {"hidden": 32}),
+    }
+    return {"chapter9": chapter9, "tiny": tiny}
+
+
+def _dataclass_from(cls, values: dict, name: str):
+    """cls(**values), with a ValueError naming the keys cls does not have."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{name} has unknown keys {unknown}; known: {sorted(known)}")
+    return cls(**values)
+
+
+def run_diffusion(config: dict, *, steps: int | None, shard=(0, 1), progress: bool = True, **hooks):
+    """Train chapter 9's text-to-video model (worldmodels.video_generation.train_generator) from a config
+    dict {"recipe", "dit_config", "ae_config"}; returns (Generator, History). It trains in two stages, the
+    compression network (recipe ae_steps), then the denoiser (dit_steps) on the frozen network's normalised
+    latents. `steps` counts both: the compression network keeps its share of the recipe's steps
+    (round(steps * ae_steps / (ae_steps + dit_steps)), at least 1, at most steps - 1), the denoiser the
+    rest, and the warm-up is shortened to fit the shorter stage. The History, checkpoints and resume
+    count the denoiser stage."""
+    from .diffusion import DiTConfig
+    from .video_autoencoder import VideoAutoencoderConfig
+    from .video_generation import RecipeConfig, train_generator
+
+    recipe = _dataclass_from(RecipeConfig, config["recipe"], "recipe")
+    dit_config = _dataclass_from(DiTConfig, config["dit_config"], "dit_config")
+    ae_config = _dataclass_from(VideoAutoencoderConfig, config["ae_config"], "ae_config")
+    if steps is not None:
+        recipe = _split_steps(recipe, steps)
+    return train_generator(recipe, dit_config, ae_config, progress, shard=shard, **hooks)
+
+
+def _split_steps(recipe, steps: int):
+    """The diffusion recipe over `steps` steps in all: the compression network keeps its share of the
+    recipe's steps (at least 1, at most steps - 1), the denoiser the rest; the warm-up fits the shorter stage."""
+    if steps < 2:
+        raise ValueError(f"--steps must be >= 2 for the diffusion model (an autoencoder and a denoiser step), got {steps}")
+    ae_steps = min(max(1, round(steps * recipe.ae_steps / (recipe.ae_steps + recipe.dit_steps))), steps - 1)
+    dit_steps = steps - ae_steps
+    return dataclasses.replace(recipe, ae_steps=ae_steps, dit_steps=dit_steps,
+                               warmup_steps=min(recipe.warmup_steps, min(ae_steps, dit_steps) // 2))
+
+
+def _save_generator(model, path: Path) -> None:
+    from .video_generation import save
+
+    save(model.cpu(), path)  # loadable with worldmodels.video_generation.load(path)
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     presets: Callable[[], dict[str, dict]]  # name -> config dict; "chapter5"-style default first
     run: Callable  # run(config, *, steps, shard, progress, **hooks) -> (model, History)
+    save: Callable | None = None  # save(model, path) writes model.pt; None: {"config": asdict(model.config), "state_dict"}
 
 
 MODELS: dict[str, ModelEntry] = {
     "world_model": ModelEntry(_world_model_presets, run_world_model),
     "object_model": ModelEntry(_object_model_presets, run_object_model),
-    # "diffusion": ModelEntry(...),      chapter 9
+    "diffusion": ModelEntry(_diffusion_presets, run_diffusion, _save_generator),
 }
 
 
@@ -236,7 +311,8 @@ class Interrupted(Exception):
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m worldmodels.train", description=__doc__.splitlines()[0])
     parser.add_argument("model", help=f"one of: {', '.join(MODELS)}")
-    parser.add_argument("--config", help="a preset name (world_model: chapter5, big, tiny; object_model: chapter7, tiny) or a JSON file")
+    parser.add_argument("--config", help="a preset name (world_model: chapter5, big, tiny; object_model: chapter7, tiny; "
+                                         "diffusion: chapter9, tiny) or a JSON file")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--steps", type=int, help="train this many steps (the schedule is stretched to fit)")
     parser.add_argument("--out", help="folder for checkpoint.pt, model.pt and run.json (default .runs/<model>, ignored by git)")
@@ -270,7 +346,8 @@ def main(argv=None) -> dict:
 
     from .repro import seed_everything
 
-    seed_everything(config.get("recipe", {}).get("optim", {}).get("seed", 0), threads=args.threads)
+    recipe = config.get("recipe", {})
+    seed_everything(recipe.get("optim", recipe).get("seed", 0), threads=args.threads)  # diffusion: recipe["seed"]
     rank, world_size = start_processes(device)
     mixed = device.type == "cuda" and not args.no_mixed_precision
 
@@ -304,9 +381,14 @@ def main(argv=None) -> dict:
                "resumed_from": resume["step"] if resume else None, "out": str(out)}
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
-        _save_atomic({"config": dataclasses.asdict(model.config) if dataclasses.is_dataclass(getattr(model, "config", None)) else None,
-                      "state_dict": state}, out / "model.pt")
+        if MODELS[args.model].save is not None:
+            tmp = out / "model.pt.tmp"
+            MODELS[args.model].save(model, tmp)
+            os.replace(tmp, out / "model.pt")
+        else:
+            state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
+            _save_atomic({"config": dataclasses.asdict(model.config) if dataclasses.is_dataclass(getattr(model, "config", None)) else None,
+                          "state_dict": state}, out / "model.pt")
         (out / "run.json").write_text(json.dumps({**summary, "config": config}, indent=2) + "\n")
         print(json.dumps(summary))
     _finish(world_size)

@@ -3,7 +3,9 @@
 - `training_clips`: one-ball clips of the canonical world (16 frames) with their caption parts; the
   combination HELD_OUT ("downward leftward, fast") never appears in training, so its prompt tests
   composition out of distribution.
-- `train_autoencoder` and `train_denoiser`: the two stages of the recipe, both through `training.train`.
+- `train_autoencoder` and `train_denoiser`: the two stages of the recipe, both through `training.train`;
+  `train_generator` runs both (the hooks of worldmodels.train: `shard=(rank, world_size)` and the
+  training loop's options), `train_reference` times it.
 - `Generator`: the compression network + the diffusion transformer + the latent scale;
   `generate(prompts, n_frames=16, seed=0)` -> frames (B, T, 32, 32) in [0, 1]. `load()` gives the
   recorded reference run, `save` writes one.
@@ -50,6 +52,17 @@ class RecipeConfig:
     guidance: float = 3.0
     sample_steps: int = 24
     seed: int = 0
+    warmup_steps: int = 100  # linear warm-up of the learning rate, in both stages
+
+    def __post_init__(self):
+        for name in ("n_clips", "ae_steps", "dit_steps", "batch_size", "sample_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not (self.ae_lr > 0 and self.dit_lr > 0):
+            raise ValueError(f"ae_lr and dit_lr must be > 0, got {self.ae_lr}, {self.dit_lr}")
+        if not 0 <= self.warmup_steps < min(self.ae_steps, self.dit_steps):
+            raise ValueError(f"warmup_steps must be in [0, min(ae_steps, dit_steps)) = [0, {min(self.ae_steps, self.dit_steps)}), "
+                             f"got {self.warmup_steps}")
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -155,61 +168,138 @@ def generate(prompts: list[str], n_frames: int = N_FRAMES, seed: int = 0) -> np.
 # ------------------------------------------------------------------------------------------- training
 
 
-def train_autoencoder(videos, config: RecipeConfig = RecipeConfig(), ae_config=VideoAutoencoderConfig(), progress=True):
-    """Stage 1: the compression network on the clips' unfolded keypoints. Returns (model, History)."""
+def _shard_rows(batch_size: int, shard: tuple[int, int]) -> slice:
+    """This rank's contiguous rows of a global batch: batch_size // world_size of them."""
+    rank, world_size = shard
+    if not 0 <= rank < world_size or batch_size % world_size:
+        raise ValueError(f"shard must be (rank, world_size) with 0 <= rank < world_size and world_size dividing "
+                         f"batch_size ({batch_size}), got {shard}")
+    part = batch_size // world_size
+    return slice(rank * part, (rank + 1) * part)
+
+
+def _check_latent(ae: VideoAutoencoderConfig, dit_config: DiTConfig) -> None:
+    if (dit_config.n_tokens, dit_config.token_dim) != (ae.tokens, ae.token_dim):
+        raise ValueError(f"dit_config's (n_tokens, token_dim) = ({dit_config.n_tokens}, {dit_config.token_dim}) must match "
+                         f"the autoencoder's latent (tokens, token_dim) = ({ae.tokens}, {ae.token_dim})")
+
+
+def train_autoencoder(videos, config: RecipeConfig = RecipeConfig(), ae_config=VideoAutoencoderConfig(), progress=True,
+                      *, shard: tuple[int, int] = (0, 1), **train_options):
+    """Stage 1: the compression network on the clips' unfolded keypoints. Returns (model, History).
+
+    With `shard=(rank, world_size)` every rank draws the same global batch of config.batch_size rows and
+    keeps its contiguous slice; `train_options` go to worldmodels.training.train (worldmodels.train uses
+    both). The model stays on the training device."""
+    rows = _shard_rows(config.batch_size, shard)
     torch.manual_seed(config.seed)
     model = VideoAutoencoder(ae_config)
     tracks = torch.cat([model.unfold_keypoints(torch.from_numpy(videos.frames[i : i + 2000]))
                         for i in range(0, len(videos), 2000)])
-    history = train(model, autoencoder_loss, batch_sampler(tracks, batch_size=config.batch_size),
-                    TrainConfig(steps=config.ae_steps, lr=config.ae_lr, warmup_steps=100, eval_every=100, seed=config.seed),
-                    desc="autoencoder", progress=progress)
+    draw = batch_sampler(tracks, batch_size=config.batch_size)
+    history = train(model, autoencoder_loss, lambda generator: tuple(t[rows] for t in draw(generator)),
+                    TrainConfig(steps=config.ae_steps, lr=config.ae_lr, warmup_steps=config.warmup_steps, eval_every=100,
+                                seed=config.seed),
+                    desc="autoencoder", progress=progress, **train_options)
     return model.eval(), history
 
 
-def caption_batches(latents: torch.Tensor, parts: np.ndarray, batch_size: int):
+def caption_batches(latents: torch.Tensor, parts: np.ndarray, batch_size: int, *, shard: tuple[int, int] = (0, 1)):
     """next_batch(generator) for the denoiser: rows of the latents with captions whose parts are left out
     at random (captions.drop_parts: empty prompt 10 %, the generic prompt 10 %, speed and wall each left
-    out 30 %), a noise level t ~ U(0, 1) and noise, all from the loop's seeded generator."""
+    out 30 %), a noise level t ~ U(0, 1) and noise, all from the loop's seeded generator.
+
+    With `shard=(rank, world_size)` the rows, the captions, t and the noise are drawn for the whole global
+    batch of `batch_size` (so every rank's generator stays in step) and the batch keeps this rank's
+    contiguous slice of batch_size // world_size rows: the slices of all ranks add up to the whole batch."""
+    mine = _shard_rows(batch_size, shard)
     rows_of = batch_sampler(torch.arange(len(latents)), batch_size=batch_size)
 
     def next_batch(generator):
         (rows,) = rows_of(generator)
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
-        words = captions.tokenize(captions.drop_parts(parts[rows.numpy()], rng))
-        x0 = latents[rows]
+        texts = captions.drop_parts(parts[rows.numpy()], rng)  # every row: the rng's draws depend on earlier rows
         t = torch.rand(batch_size, generator=generator)
-        noise = torch.randn(x0.shape, generator=generator)
-        return x0, words, t, noise
+        noise = torch.randn((batch_size,) + tuple(latents.shape[1:]), generator=generator)
+        return latents[rows[mine]], captions.tokenize(texts[mine]), t[mine], noise[mine]
 
     return next_batch
 
 
 def train_denoiser(autoencoder: VideoAutoencoder, videos, parts, config: RecipeConfig = RecipeConfig(),
-                   dit_config: DiTConfig = DiTConfig(), progress=True):
+                   dit_config: DiTConfig = DiTConfig(), progress=True, *, shard: tuple[int, int] = (0, 1),
+                   **train_options):
     """Stage 2: encode the clips once, then train the diffusion transformer on their normalised latents.
-    Returns (Generator, History)."""
+    Returns (Generator, History), the Generator on the CPU.
+
+    The compression network is frozen: the clips are encoded once, on the CPU, and only the transformer
+    (`g.dit`) trains: under ddp DistributedDataParallel wraps the transformer alone. `shard` goes to
+    caption_batches, `train_options` to worldmodels.training.train."""
+    _check_latent(autoencoder.config, dit_config)
+    _shard_rows(config.batch_size, shard)  # a bad shard fails before the clips are encoded
     torch.manual_seed(config.seed + 1)
     g = Generator(autoencoder.config, dit_config, config.guidance, config.sample_steps)
     g.autoencoder.load_state_dict(autoencoder.state_dict())
-    with torch.no_grad():
-        latents = torch.cat([autoencoder.encode(torch.from_numpy(videos.frames[i : i + 2000]))
+    with torch.no_grad():  # g.autoencoder: the same weights, on the CPU, where the keypoints are unfolded
+        latents = torch.cat([g.autoencoder.encode(torch.from_numpy(videos.frames[i : i + 2000]))
                              for i in range(0, len(videos), 2000)])
     g.latent_mean.copy_(latents.mean(0))
     g.latent_std.copy_(latents.std(0) + 1e-4)
     z = g.to_normalized(latents)
-    history = train(g.dit, flow_matching_loss, caption_batches(z, parts, config.batch_size),
-                    TrainConfig(steps=config.dit_steps, lr=config.dit_lr, warmup_steps=100, eval_every=100, seed=config.seed),
-                    desc="denoiser", progress=progress)
-    return g.eval(), history
+    next_batch = caption_batches(z, parts, config.batch_size, shard=shard)
+    history = train(g.dit, flow_matching_loss, next_batch,
+                    TrainConfig(steps=config.dit_steps, lr=config.dit_lr, warmup_steps=config.warmup_steps, eval_every=100,
+                                seed=config.seed),
+                    desc="denoiser", progress=progress, **train_options)
+    return g.cpu().eval(), history
 
 
-def train_reference(config: RecipeConfig = RecipeConfig(), dit_config: DiTConfig = DiTConfig(), progress=True):
-    """Both stages on config.n_clips training clips. Returns (Generator, seconds of training)."""
-    start = time.perf_counter()
+def train_generator(config: RecipeConfig = RecipeConfig(), dit_config: DiTConfig = DiTConfig(),
+                    ae_config: VideoAutoencoderConfig = VideoAutoencoderConfig(), progress=True, *,
+                    shard: tuple[int, int] = (0, 1), **train_options):
+    """Both stages on config.n_clips training clips. Returns (Generator on the CPU, the denoiser stage's
+    History, whose `seconds` counts both stages' training loops).
+
+    `shard` and `train_options` (device, mixed_precision, ddp, resume, checkpoint, checkpoint_every of
+    worldmodels.training.train) are worldmodels.train's hooks. device, mixed_precision and ddp apply to
+    both stages; checkpoint / resume to the denoiser stage only (its steps count from 0), as for chapter 7's
+    object model. Its checkpoints add {"stage": "denoiser", "autoencoder": the frozen compression network's
+    weights}: a resumed run loads that network and skips stage 1, and ends with the same weights as an
+    uninterrupted one; a run interrupted in stage 1 starts again."""
+    _shard_rows(config.batch_size, shard)  # bad input fails before the clips are drawn
+    _check_latent(ae_config, dit_config)
+    resume = train_options.pop("resume", None)
+    checkpoint = train_options.pop("checkpoint", None)
+    checkpoint_every = train_options.pop("checkpoint_every", 0)
+    if resume is not None and (resume.get("stage") != "denoiser" or "autoencoder" not in resume):
+        raise ValueError("resume must be a denoiser-stage checkpoint of train_generator (with its 'autoencoder' weights)")
     videos, parts = training_clips(config.n_clips, "train", seed=config.seed)
-    ae, _ = train_autoencoder(videos, config, progress=progress)
-    g, _ = train_denoiser(ae, videos, parts, config, dit_config, progress=progress)
+    if resume is None:
+        ae, first = train_autoencoder(videos, config, ae_config, progress, shard=shard, **train_options)
+        ae, seconds = ae.cpu(), first.seconds
+    else:
+        ae, seconds = VideoAutoencoder(ae_config), 0.0  # the checkpoint's history already counts stage 1
+        ae.load_state_dict(resume["autoencoder"])
+        ae.eval()
+    frozen = {k: v.detach().clone() for k, v in ae.state_dict().items()}
+
+    def save_stage(state: dict) -> None:
+        state["history"]["seconds"] += seconds
+        checkpoint({**state, "stage": "denoiser", "autoencoder": frozen})
+
+    g, history = train_denoiser(ae, videos, parts, config, dit_config, progress, shard=shard, resume=resume,
+                                checkpoint=save_stage if checkpoint is not None else None,
+                                checkpoint_every=checkpoint_every, **train_options)
+    history.seconds += seconds
+    return g, history
+
+
+def train_reference(config: RecipeConfig = RecipeConfig(), dit_config: DiTConfig = DiTConfig(), progress=True, *,
+                    shard: tuple[int, int] = (0, 1), **train_options):
+    """Both stages on config.n_clips training clips (train_generator with the default compression network).
+    Returns (Generator, seconds of training, data included)."""
+    start = time.perf_counter()
+    g, _ = train_generator(config, dit_config, progress=progress, shard=shard, **train_options)
     return g, time.perf_counter() - start
 
 

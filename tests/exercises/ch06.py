@@ -15,6 +15,12 @@ def _line(start, velocity, n):
     return np.asarray(start, float) + np.arange(n)[:, None] * np.asarray(velocity, float)
 
 
+def _walk(start, steps):
+    """Positions (T, 2) of a ball that starts at `start` and moves by each row of `steps` in turn."""
+    steps = np.asarray(steps, float)
+    return np.asarray(start, float) + np.concatenate([np.zeros((1, 2)), np.cumsum(steps, axis=0)])
+
+
 # ex6.1 free_flight_speed(positions): (T, 2) -> mean |d_t| over the steps whose signs match both neighbours.
 
 
@@ -60,6 +66,77 @@ def wrong_bounce_by_hand(ns):
     assert math.isclose(err_y, expected, rel_tol=1e-9), f"expected {expected:.3f} degrees for a bounce off a wall across y, got {err_y}"
 
 
+# ex6.3 speed_change(positions): |late / early free-flight speed - 1|, halves of the steps split at len(d) // 2.
+
+
+@exercise_test("ex6.3", points=1, hint="half = len(d) // 2 counts steps, not positions; the early steps are t < half, the late ones t >= half. Return the absolute value of late / early - 1.")
+def steady_and_slowing_balls(ns):
+    steady = float(ns["speed_change"](_line([5, 5], [1.5, 2.0], 9)))
+    assert math.isclose(steady, 0.0, abs_tol=1e-9), f"expected 0 for a ball at a constant 2.5 px/frame, got {steady}"
+    # 7 steps: three of length 3 ((1.8, 2.4)), then four of length 2 ((1.2, 1.6)); no sign flips.
+    # half = 7 // 2 = 3; free steps 1..5; early: steps 1, 2 -> 3 px/frame; late: steps 3, 4, 5 -> 2 px/frame
+    # -> |2 / 3 - 1| = 1/3
+    positions = _walk([2, 2], [[1.8, 2.4]] * 3 + [[1.2, 1.6]] * 4)
+    change = float(ns["speed_change"](positions))
+    assert math.isclose(change, 1 / 3, rel_tol=1e-9), f"expected 1/3 (3 px/frame early, 2 px/frame late), got {change}"
+
+
+@exercise_test("ex6.3", points=1, hint="Keep only the free-flight steps of exercise 6.1 in each half: the step folded by a bounce, and the one after it, are not velocities.")
+def bounce_steps_do_not_count(ns):
+    # 10 steps: (2, 1) five times, a bounce folds the sixth to (1, 1), then (-2, 1) four times: speed sqrt(5)
+    # throughout. Free: steps 1..4, 7, 8 (5 and 6 sit next to the x flip, 0 and 9 have one neighbour).
+    # half = 5: early 1..4 -> sqrt(5), late 7, 8 -> sqrt(5) -> change 0 (with the folded step it would not be)
+    positions = _walk([5, 3], [[2, 1]] * 5 + [[1, 1]] + [[-2, 1]] * 4)
+    change = float(ns["speed_change"](positions))
+    assert math.isclose(change, 0.0, abs_tol=1e-9), f"expected 0: the ball keeps sqrt(5) px/frame outside the bounce, got {change}"
+
+
+@exercise_test("ex6.3", points=1, hint="When one half keeps no step, return float('nan') rather than dividing by zero or by an empty mean.")
+def a_half_without_free_flight_gives_nan(ns):
+    # x steps +2, +2, +2, +2, then a jitter -1, +1, -1, +1. half = 4. Free: steps 1 and 2 only
+    # (step 3's next neighbour flips), so the late half keeps no step -> nan
+    positions = _walk([5, 5], [[2, 0]] * 4 + [[-1, 0], [1, 0], [-1, 0], [1, 0]])
+    change = float(ns["speed_change"](positions))
+    assert math.isnan(change), f"expected nan when the second half has no free-flight step, got {change}"
+
+
+# ex6.4 ood_verdicts(errors, reference, threshold): {split: (error / reference error, "breaks" if > threshold else "holds")}.
+
+
+def _verdicts(ns, *args, **kwargs):
+    result = ns["ood_verdicts"](*args, **kwargs)
+    assert isinstance(result, dict), f"expected a dict {{split: (ratio, verdict)}}, got {type(result).__name__}"
+    return {split: (float(pair[0]), pair[1]) for split, pair in result.items()}
+
+
+@exercise_test("ex6.4", points=1, hint="ratio = errors[split] / errors[reference] for every split, the reference too; a ratio equal to the threshold does not exceed it.")
+def ratios_and_verdicts_by_hand(ns):
+    # reference 0.5 px: ratios 1.0, 0.9, 2.0 (not above 2: holds), 8.0 (breaks)
+    errors = {"in-distribution": 0.5, "interpolation": 0.45, "slower": 1.0, "faster": 4.0}
+    got = _verdicts(ns, errors)
+    expected = {"in-distribution": (1.0, "holds"), "interpolation": (0.9, "holds"), "slower": (2.0, "holds"),
+                "faster": (8.0, "breaks")}
+    assert set(got) == set(expected), f"expected one entry per split {sorted(expected)}, got {sorted(got)}"
+    for split, (ratio, verdict) in expected.items():
+        assert math.isclose(got[split][0], ratio, rel_tol=1e-9), f"expected ratio {ratio} for {split}, got {got[split][0]}"
+        assert got[split][1] == verdict, f"expected {verdict!r} for {split} (ratio {ratio}, threshold 2), got {got[split][1]!r}"
+    # another reference and threshold: 7 / 2 = 3.5 > 3 breaks, 6 / 2 = 3.0 holds
+    got = _verdicts(ns, {"train": 2.0, "test": 7.0, "val": 6.0}, reference="train", threshold=3.0)
+    assert got["test"][1] == "breaks" and got["val"][1] == "holds", \
+        f"expected test (3.5) to break and val (3.0) to hold with reference 'train' and threshold 3, got {got}"
+
+
+@exercise_test("ex6.4", points=1, hint="Check the reference before dividing: raise ValueError when it is missing from errors or its error is not > 0.")
+def a_bad_reference_is_refused(ns):
+    for errors, why in (({"slower": 1.0, "faster": 4.0}, "no 'in-distribution' entry"),
+                        ({"in-distribution": 0.0, "faster": 4.0}, "a reference error of 0")):
+        try:
+            result = ns["ood_verdicts"](errors)
+        except ValueError:
+            continue
+        raise AssertionError(f"expected a ValueError for errors with {why}, got {result!r}")
+
+
 # The package functions that answer each exercise: while its tests run in the grader they are
 # unavailable to the learner's code (worldmodels/grading/answers.py). Empty: none answers it.
 ANSWERS = {
@@ -68,4 +145,10 @@ ANSWERS = {
         "worldmodels.physics_checks.free_flight_mask",
     ),
     "ex6.2": ("worldmodels.physics_checks.bounce_angles",),
+    "ex6.3": (
+        "worldmodels.physics_checks.law_metrics",
+        "worldmodels.physics_checks.free_flight_speed",
+        "worldmodels.physics_checks.free_flight_mask",
+    ),
+    "ex6.4": (),  # the chapter computes the ratio inline; no package function answers it
 }
