@@ -110,7 +110,7 @@ def main(argv=None) -> dict:
     seed_everything(seed)
     optim = dataclasses.replace(OBJECT_OPTIM, seed=seed)
     if args.steps is not None:
-        optim = dataclasses.replace(optim, steps=args.steps, warmup_steps=min(optim.warmup_steps, args.steps // 2))
+        optim = optim.with_steps(args.steps)
     model_config, recipe, world = ObjectModelConfig(), dataclasses.replace(OBJECT_RECIPE, optim=optim), THREE_BALLS
     load0 = os.getloadavg()[0]
     model, history = train_object_model(model_config, recipe, world, progress=sys.stderr.isatty())
@@ -125,9 +125,8 @@ def main(argv=None) -> dict:
     out["unstructured"] = {"train_seconds": round(u_history.seconds, 1), "steps": u_steps, "params": n_parameters(unstructured)}
     out.update(measure(model, unstructured))
     if args.save:
-        record = {"seed": seed, "params": out["params"], **record_configs(model_config, recipe, world),
-                  "evaluation": EVALUATION, "metrics": out}
-        reference_run.OBJECT_RECORD.write_text(json.dumps(record, indent=2) + "\n")
+        record = reference_run.run_record(seed, record_configs(model_config, recipe, world), EVALUATION, out)
+        reference_run.save_record(record, reference_run.OBJECT_RECORD)
     print(json.dumps(out))
     return out
 

@@ -94,9 +94,8 @@ def reference_training(passive: bool = False) -> dict:
 
 def _reference_training() -> dict:
     """Retrain the recorded chapter-5 run as tests/test_world_model.py's WM_SLOW test does; time and score it."""
-    from worldmodels.data import CANONICAL, make_split
-    from worldmodels.evaluation import evaluate
-    from worldmodels.reference_run import load_record
+    from worldmodels.data import CANONICAL
+    from worldmodels.reference_run import load_record, recorded_errors
     from worldmodels.repro import seed_everything
     from worldmodels.world_model import as_predictor
     from worldmodels.world_model_training import configs_from_record, train_world_model
@@ -109,11 +108,9 @@ def _reference_training() -> dict:
     start = time.perf_counter()
     model, history = train_world_model(model_config, recipe, world, progress=False)
     seconds = time.perf_counter() - start
-    ev = record["evaluation"]
-    videos = make_split(ev["split"], ev["n_sequences"], ev["context"] + ev["horizon"], CANONICAL, seed=ev["seed"])
-    report = evaluate({"world model": as_predictor(model)}, videos, ev["context"], ev["horizon"], baselines=False)["world model"]
+    errors = recorded_errors(as_predictor(model), record, CANONICAL)
     return {"seconds": round(seconds, 1), "loop_seconds": round(history.seconds, 1),
-            "error_px_k10": round(float(report.at(10)["error_px"]), 4),
+            "error_px_k10": round(errors["10"], 4),
             "recorded_error_px_k10": record["metrics"]["model_error_px"]["10"],
             "load_average_1min_start": load, "load_average_1min_end": _load(), "torch_threads": 2,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default")}

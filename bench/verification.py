@@ -32,7 +32,7 @@ from worldmodels import watermark as wm  # noqa: E402
 from worldmodels.repro import seed_everything  # noqa: E402
 
 LADDER = (0.3, 0.1, 0.03, 0.01, 0.0)  # state noise of the simulator generators (px/frame per frame)
-LEARNED_ON = ("next-frame (ch4)", "world model (ch5)", "simulator, noise 0.1")
+LEARNED_ON = (*tb.GENERATORS, "simulator, noise 0.1")  # a detector trained on each learned generator, as in chapter 10
 KEY = 2026  # the generators' secret watermark key
 WRONG_KEY = 7
 

@@ -98,7 +98,7 @@ def main(argv=None) -> dict:
     seed_everything(seed)
     optim = dataclasses.replace(CHAPTER_OPTIM, seed=seed)
     if args.steps is not None:
-        optim = dataclasses.replace(optim, steps=args.steps, warmup_steps=min(100, args.steps // 2))
+        optim = optim.with_steps(args.steps)
     model_config, recipe, world = WorldModelConfig(), TrainingRecipe(optim=optim), TRAIN_WORLD
     cpu0 = time.process_time()
     model, history = train_world_model(model_config, recipe, world, progress=sys.stderr.isatty())
@@ -116,9 +116,8 @@ def main(argv=None) -> dict:
     }
     out.update(measure(model))
     if args.save:
-        record = {"seed": seed, "params": out["params"], **record_configs(model_config, recipe, world),
-                  "evaluation": EVALUATION, "metrics": out}
-        reference_run.REFERENCE_RECORD.write_text(json.dumps(record, indent=2) + "\n")
+        record = reference_run.run_record(seed, record_configs(model_config, recipe, world), EVALUATION, out)
+        reference_run.save_record(record, reference_run.REFERENCE_RECORD)
     print(json.dumps(out))
     return out
 

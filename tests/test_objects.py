@@ -10,6 +10,7 @@ import torch
 from worldmodels.data import THREE_BALLS, make_split
 from worldmodels.objects import (ObjectModel, ObjectModelConfig, as_predictor, count_balls, dynamics_loss, pairwise_sum,
                                  reflect_off_walls, unfolded_velocity)
+from worldmodels.reference_run import recorded_errors
 from worldmodels.object_training import OBJECT_RECIPE, configs_from_record, record_configs, train_object_model
 from worldmodels.training import TrainConfig, n_parameters
 
@@ -127,15 +128,6 @@ def test_configs_survive_the_json_record():
 # ------------------------------------------------------------------------------------ the reference run
 
 
-def _reference_metrics(model, record):
-    from worldmodels.evaluation import evaluate
-
-    ev = record["evaluation"]
-    videos = make_split(ev["split"], ev["n_sequences"], ev["context"] + ev["horizon"], THREE_BALLS, seed=ev["seed"])
-    reports = evaluate({"objects": as_predictor(model)}, videos, context=ev["context"], horizon=ev["horizon"], baselines=False)
-    return {str(k): float(reports["objects"].at(k)["error_px"]) for k in (1, 5, 10, 20)}
-
-
 def test_reference_checkpoint_is_small_and_reproduces_its_record():
     from worldmodels.reference_run import OBJECT_CHECKPOINT, OBJECT_RECORD, load_object_model, load_record
 
@@ -144,7 +136,7 @@ def test_reference_checkpoint_is_small_and_reproduces_its_record():
     model = load_object_model()
     assert n_parameters(model) == record["params"] <= 200_000
     torch.set_num_threads(2)
-    measured = _reference_metrics(model, record)
+    measured = recorded_errors(as_predictor(model), record, THREE_BALLS)
     for k, value in measured.items():
         assert value == pytest.approx(record["metrics"]["model_error_px"][k], abs=2e-3), f"k={k}"
 
@@ -157,7 +149,7 @@ def test_training_code_reproduces_the_reference_metrics():
     model_config, recipe, world = configs_from_record(record)
     torch.set_num_threads(2)
     model, _ = train_object_model(model_config, recipe, world, progress=False)
-    measured = _reference_metrics(model, record)
+    measured = recorded_errors(as_predictor(model), record, THREE_BALLS)
     for k, value in measured.items():
         recorded = record["metrics"]["model_error_px"][k]
         # same code, seed and thread count: equal up to float16 storage and platform rounding

@@ -33,8 +33,9 @@ def _max_abs_diff(a, b):
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
 
-def _run(out, *extra):
-    return cli.main(["world_model", "--config", "tiny", "--steps", STEPS, "--device", "cpu", "--threads", "1",
+def _run(out, *extra, model="world_model", steps=STEPS, config="tiny"):
+    """One process, one thread, on the CPU; the run's summary."""
+    return cli.main([model, "--config", config, "--steps", steps, "--device", "cpu", "--threads", "1",
                      "--out", str(out), *extra])
 
 
@@ -196,8 +197,7 @@ NEAR_ZERO_GRADIENT = {"heat.bias": 1e-2}
 
 
 def _run_object(out, *extra):
-    return cli.main(["object_model", "--config", "tiny", "--steps", OBJECT_STEPS, "--device", "cpu", "--threads", "1",
-                     "--out", str(out), *extra])
+    return _run(out, *extra, model="object_model", steps=OBJECT_STEPS)
 
 
 @pytest.fixture(scope="module")
@@ -229,13 +229,7 @@ def test_object_model_trains_and_saves_a_loadable_model(one_object_process):
 
 
 def test_object_model_two_processes_match_one_process(one_object_process, tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "worldmodels.train", "object_model", "--config", "tiny", "--steps", OBJECT_STEPS, "--device", "cpu",
-           "--threads", "1", "--out", str(tmp_path)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1])["world_size"] == 2
+    _two_processes("object_model", OBJECT_STEPS, tmp_path)
     one, two = _weights(one_object_process), _weights(tmp_path)
     for name in one:
         diff = float((one[name] - two[name]).abs().max())
@@ -260,8 +254,7 @@ DIFFUSION_DDP_TOLERANCE = 1e-4
 
 
 def _run_diffusion(out, *extra, config="tiny"):
-    return cli.main(["diffusion", "--config", config, "--steps", DIFFUSION_STEPS, "--device", "cpu", "--threads", "1",
-                     "--out", str(out), *extra])
+    return _run(out, *extra, model="diffusion", steps=DIFFUSION_STEPS, config=config)
 
 
 @pytest.fixture(scope="module")

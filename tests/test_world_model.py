@@ -7,7 +7,7 @@ import torch
 
 from worldmodels.data import CANONICAL, make_split
 from worldmodels.data import TRAIN_WORLD
-from worldmodels.reference_run import REFERENCE_CHECKPOINT, load, load_record, save
+from worldmodels.reference_run import REFERENCE_CHECKPOINT, load, load_record, recorded_errors, save
 from worldmodels.training import TrainConfig, n_parameters
 from worldmodels.world_model import WorldModel, WorldModelConfig, as_predictor, rollout_loss
 from worldmodels.world_model_training import TrainingRecipe, configs_from_record, record_configs, train_world_model
@@ -117,22 +117,13 @@ def test_save_and_load_round_trip(tmp_path):
 # ------------------------------------------------------------------------------------ the reference run
 
 
-def _reference_metrics(model, record):
-    from worldmodels.evaluation import evaluate
-
-    ev = record["evaluation"]
-    videos = make_split(ev["split"], ev["n_sequences"], ev["context"] + ev["horizon"], CANONICAL, with_actions=False, seed=ev["seed"])
-    reports = evaluate({"world model": as_predictor(model)}, videos, context=ev["context"], horizon=ev["horizon"], baselines=False)
-    return {str(k): float(reports["world model"].at(k)["error_px"]) for k in (1, 5, 10, 20)}
-
-
 def test_reference_checkpoint_is_small_and_reproduces_its_record():
     record = load_record()
     assert REFERENCE_CHECKPOINT.stat().st_size < 5e6
     model = load()
     assert n_parameters(model) == record["params"] <= 2_000_000
     torch.set_num_threads(2)
-    measured = _reference_metrics(model, record)
+    measured = recorded_errors(as_predictor(model), record, CANONICAL)
     for k, value in measured.items():
         assert value == pytest.approx(record["metrics"]["model_error_px"][k], abs=1e-3), f"k={k}"
 
@@ -143,7 +134,7 @@ def test_training_code_reproduces_the_reference_metrics():
     model_config, recipe, world = configs_from_record(record)
     torch.set_num_threads(2)
     model, _ = train_world_model(model_config, recipe, world, progress=False)
-    measured = _reference_metrics(model, record)
+    measured = recorded_errors(as_predictor(model), record, CANONICAL)
     for k, value in measured.items():
         recorded = record["metrics"]["model_error_px"][k]
         # same code, seed and thread count: equal up to float16 storage and platform rounding

@@ -21,7 +21,6 @@ chapter-5 model on a laptop CPU; the widget shows the time the last update took.
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import time
@@ -274,7 +273,3 @@ def _push_name(push) -> str:
         return "none"
     return f"({dx:+.1f}, {dy:+.1f})"
 
-
-def frame_data_uri(png: bytes) -> str:
-    """A PNG as a data: URI (handy to show `Explorer.frame_png()` in HTML)."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

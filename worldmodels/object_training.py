@@ -67,12 +67,11 @@ def train_object_model(model_config: ObjectModelConfig = ObjectModelConfig(), re
             first = train(model, lambda m, batch: render_loss(m, batch[0][:, :2]), next_batch, stage1,
                           desc="training the renderer", progress=progress, **train_options)
         seconds = first.seconds
-    stage2 = dataclasses.replace(recipe.optim, steps=recipe.optim.steps - render_steps,
-                                 warmup_steps=min(recipe.optim.warmup_steps, (recipe.optim.steps - render_steps) // 2))
+    stage2 = recipe.optim.with_steps(recipe.optim.steps - render_steps)
     with _only_trainable(model, DYNAMICS_PARAMETERS if ddp else None):
         history = train(model, lambda m, batch: dynamics_loss(m, batch[0]), next_batch, stage2,
-                        desc="training the dynamics", progress=progress, resume=resume, **stage_hooks, **train_options)
-    history.seconds += seconds
+                        desc="training the dynamics", progress=progress, resume=resume, elapsed=seconds,
+                        **stage_hooks, **train_options)
     return model.eval(), history
 
 

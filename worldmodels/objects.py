@@ -46,6 +46,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .world_model import mlp
+
 
 @dataclass(frozen=True)
 class ObjectModelConfig:
@@ -74,16 +76,12 @@ class ObjectModelConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
 
 
-def _mlp(sizes: list[int], zero_last: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.GELU())
-    if zero_last:  # start as "no correction": constant velocity, plain last displacement
-        nn.init.zeros_(layers[-1].weight)
-        nn.init.zeros_(layers[-1].bias)
-    return nn.Sequential(*layers)
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    """world_model.mlp whose last layer starts at zero: "no correction", constant velocity, plain last displacement."""
+    net = mlp(sizes)
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
 
 
 def pairwise_sum(messages: torch.Tensor) -> torch.Tensor:

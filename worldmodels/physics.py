@@ -117,7 +117,8 @@ class Trajectory:
 # ----------------------------------------------------------------------------------------------- sampling
 
 
-def _check_count(name, value, minimum=1):
+def check_count(name, value, minimum=1):
+    """`value` as an int, or a ValueError naming `name` unless it is an integer >= minimum."""
     if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
@@ -142,7 +143,7 @@ def _sample_speeds(ranges, shape, rng):
 def initial_state(config: WorldConfig, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Random non-overlapping starting states: positions (B, N, 2) inside the box, velocities (B, N, 2)
     with uniform directions and speeds from `config.speed_ranges`."""
-    batch = _check_count("batch", batch)
+    batch = check_count("batch", batch)
     n, r, size = config.n_balls, config.radius, config.size
     positions = np.empty((batch, n, 2))
     for k in range(n):  # place ball k in every sequence, resampling only where it overlaps balls 0..k-1
@@ -289,8 +290,8 @@ def random_actions(batch: int, n_frames: int, rng: np.random.Generator, push_pro
                    push_size: float = 1.0) -> np.ndarray:
     """Sparse random pushes (B, T, 2): at each frame, with probability `push_prob`, a push in a uniform
     direction with a magnitude uniform in [0, push_size] px/frame; zeros otherwise."""
-    batch = _check_count("batch", batch)
-    n_frames = _check_count("n_frames", n_frames)
+    batch = check_count("batch", batch)
+    n_frames = check_count("n_frames", n_frames)
     if not (isinstance(push_prob, Real) and 0 <= push_prob <= 1):
         raise ValueError(f"push_prob must be a probability in [0, 1], got {push_prob!r}")
     if not (isinstance(push_size, Real) and math.isfinite(push_size) and push_size >= 0):
@@ -311,8 +312,8 @@ def simulate(config: WorldConfig, batch: int, n_frames: int, seed=None, rng=None
     """
     if not isinstance(config, WorldConfig):
         raise ValueError(f"config must be a WorldConfig, got {type(config).__name__}")
-    batch = _check_count("batch", batch)
-    n_frames = _check_count("n_frames", n_frames)
+    batch = check_count("batch", batch)
+    n_frames = check_count("n_frames", n_frames)
     if seed is not None and rng is not None:
         raise ValueError("give either seed or rng, not both")
     if rng is None:

@@ -38,7 +38,7 @@ import torch
 
 from .centroid import centroids
 from .data import CANONICAL
-from .physics import WorldConfig, apply_push, simulate, step
+from .physics import WorldConfig, apply_push, check_count, simulate, step
 from .render import render
 from .world_model import WorldModel
 
@@ -71,19 +71,13 @@ class ReachTask:
         if self.world.n_balls != 1:
             raise ValueError(f"the reach task has one ball, got a world with n_balls={self.world.n_balls}")
         for name in ("context", "steps"):
-            _check_int(name, getattr(self, name), 2 if name == "context" else 1)
+            check_count(name, getattr(self, name), 2 if name == "context" else 1)
         for name in ("max_push", "success_radius", "energy_weight", "target_margin"):
             value = getattr(self, name)
             if not isinstance(value, Real) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if not self.target_margin < self.world.size / 2:
             raise ValueError(f"target_margin must be < size / 2 = {self.world.size / 2}, got {self.target_margin}")
-
-
-def _check_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 @dataclass
@@ -109,7 +103,7 @@ class Starts:
 
 def make_starts(task: ReachTask, n: int, seed: int = 0) -> Starts:
     """n random start states: the ball moves freely for `context` frames, the target is uniform."""
-    n = _check_int("n", n)
+    n = check_count("n", n)
     rng = np.random.default_rng(seed)
     traj = simulate(task.world, n, task.context, rng=rng)
     lo, hi = task.target_margin, task.world.size - task.target_margin
@@ -179,9 +173,7 @@ def learned_model(model: WorldModel) -> Model:
         z = model.encode(torch.as_tensor(obs.frames, dtype=torch.float32))
         z = z.repeat_interleave(n, dim=0)
         flat = torch.as_tensor(pushes.reshape(b * n, h, 2), dtype=torch.float32)
-        for k in range(h):
-            z = model.step(z, flat[:, k])
-        frames = model.decode(z).numpy()
+        frames = model.decode(model.imagine(z, flat)[:, -1]).numpy()
         return centroids(frames, threshold=READOUT_THRESHOLD)[:, 0].reshape(b, n, 2)
 
     return predict
@@ -202,9 +194,9 @@ class PlannerConfig:
     init_std: float = 0.6
 
     def __post_init__(self):
-        _check_int("population", self.population, 2)
-        _check_int("iterations", self.iterations)
-        _check_int("elites", self.elites)
+        check_count("population", self.population, 2)
+        check_count("iterations", self.iterations)
+        check_count("elites", self.elites)
         if self.elites > self.population:
             raise ValueError(f"elites ({self.elites}) must be <= population ({self.population})")
         if not (isinstance(self.init_std, Real) and self.init_std > 0):
@@ -217,7 +209,7 @@ def cem_update(samples, costs, elites: int) -> tuple[np.ndarray, np.ndarray]:
     samples, costs = np.asarray(samples), np.asarray(costs)
     if samples.ndim != 4 or costs.shape != samples.shape[:2]:
         raise ValueError(f"samples must be (B, N, H, 2) and costs (B, N), got {samples.shape} and {costs.shape}")
-    _check_int("elites", elites)
+    check_count("elites", elites)
     if elites > samples.shape[1]:
         raise ValueError(f"elites ({elites}) must be <= the number of samples ({samples.shape[1]})")
     best = np.argsort(costs, axis=1, kind="stable")[:, :elites]
@@ -229,7 +221,7 @@ def cem_plan(model: Model, obs: Observation, targets, horizon: int, task: ReachT
              config: PlannerConfig = PlannerConfig(), init_mean=None) -> np.ndarray:
     """Cross-entropy method: the best push sequence (B, horizon, 2) found for each episode.
     init_mean (B, horizon, 2): warm start (e.g. the previous plan shifted by one step)."""
-    horizon = _check_int("horizon", horizon)
+    horizon = check_count("horizon", horizon)
     b = obs.frames.shape[0]
     mean = np.zeros((b, horizon, 2)) if init_mean is None else np.array(init_mean, dtype=np.float64)
     if mean.shape != (b, horizon, 2):
@@ -252,7 +244,7 @@ def cem_plan(model: Model, obs: Observation, targets, horizon: int, task: ReachT
 def random_shooting_plan(model: Model, obs: Observation, targets, horizon: int, task: ReachTask,
                          rng: np.random.Generator, config: PlannerConfig = PlannerConfig(), init_mean=None) -> np.ndarray:
     """Random shooting: population * iterations sequences of pushes uniform in the disc, keep the best."""
-    horizon = _check_int("horizon", horizon)
+    horizon = check_count("horizon", horizon)
     b, n = obs.frames.shape[0], config.population * config.iterations
     samples = random_pushes((b, n, horizon), task.max_push, rng)
     costs = objective(model(obs, samples), targets, samples, task.energy_weight)
@@ -344,7 +336,7 @@ def run_mpc(task: ReachTask, starts: Starts, model: Model | None, planner: str =
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval of a success rate (95 % for z = 1.96): stays inside [0, 1] and is honest
     near 0 and 1, where the normal approximation p +- z sqrt(p(1-p)/n) is not."""
-    _check_int("n", n)
+    check_count("n", n)
     if isinstance(successes, bool) or not isinstance(successes, Integral) or not 0 <= successes <= n:
         raise ValueError(f"successes must be an integer in [0, n={n}], got {successes!r}")
     p = successes / n
@@ -431,7 +423,7 @@ def future_dataset(frames, horizon: int, model: WorldModel | None = None, positi
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[1] < 2:
         raise ValueError(f"frames must have shape (B, T >= 2, H, W), got {frames.shape}")
-    horizon = _check_int("horizon", horizon)
+    horizon = check_count("horizon", horizon)
     if (model is None) == (positions is None):
         raise ValueError("give exactly one of model (imagined labels) and positions (real labels)")
     last, before = centroids(frames[:, -1])[:, 0], centroids(frames[:, -2])[:, 0]
@@ -453,7 +445,7 @@ def knn_predict(train_inputs, train_labels, inputs, k: int = 5) -> np.ndarray:
     inputs (Euclidean). It has no parameters to fit, so its error shows the quality and the amount of
     its training data and nothing else."""
     train_inputs, train_labels, inputs = (np.asarray(a, dtype=np.float64) for a in (train_inputs, train_labels, inputs))
-    k = _check_int("k", k)
+    k = check_count("k", k)
     if train_inputs.ndim != 2 or inputs.ndim != 2 or train_inputs.shape[1] != inputs.shape[1] or len(train_labels) != len(train_inputs):
         raise ValueError(f"need train_inputs (M, D), train_labels (M, ...), inputs (N, D); got {train_inputs.shape}, "
                          f"{train_labels.shape}, {inputs.shape}")

@@ -31,7 +31,31 @@ def save(model: WorldModel, path=REFERENCE_CHECKPOINT, record: dict | None = Non
     state = {k: v.half() for k, v in model.state_dict().items()}
     torch.save({"config": dataclasses.asdict(model.config), "state_dict": state}, path)
     if record is not None:
-        path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+        save_record(record, path.with_suffix(".json"))
+
+
+def run_record(seed: int, configs: dict, evaluation: dict, metrics: dict) -> dict:
+    """The JSON record of a reference run: its seed, parameter count (metrics["params"]), the configs that
+    rebuild it (world_model_training.record_configs), how it is evaluated and what was measured."""
+    return {"seed": seed, "params": metrics["params"], **configs, "evaluation": evaluation, "metrics": metrics}
+
+
+def save_record(record: dict, path) -> None:
+    """Write a run's record as indented JSON (the file tests and chapters read with load_record)."""
+    Path(path).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def recorded_errors(predictor, record: dict, world) -> dict[str, float]:
+    """A harness predictor's centroid error (px) at each horizon of record["metrics"]["model_error_px"],
+    measured as the record says (record["evaluation"]: split, sequences, seed, context, horizon) in `world`:
+    what a reproduction compares with the record."""
+    from .data import make_split
+    from .evaluation import evaluate
+
+    ev = record["evaluation"]
+    videos = make_split(ev["split"], ev["n_sequences"], ev["context"] + ev["horizon"], world, seed=ev["seed"])
+    report = evaluate({"model": predictor}, videos, context=ev["context"], horizon=ev["horizon"], baselines=False)["model"]
+    return {k: float(report.at(int(k))["error_px"]) for k in record["metrics"]["model_error_px"]}
 
 
 def load(path=REFERENCE_CHECKPOINT) -> WorldModel:

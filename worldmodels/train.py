@@ -124,7 +124,7 @@ def _with_steps(optim, steps: int):
     """The same schedule over `steps` steps (the warm-up shortened if it would not fit)."""
     if steps < 1:
         raise ValueError(f"--steps must be >= 1, got {steps}")
-    return dataclasses.replace(optim, steps=steps, warmup_steps=min(optim.warmup_steps, steps // 2))
+    return optim.with_steps(steps)
 
 
 def _object_model_presets() -> dict[str, dict]:
@@ -387,8 +387,7 @@ def main(argv=None) -> dict:
             os.replace(tmp, out / "model.pt")
         else:
             state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
-            _save_atomic({"config": dataclasses.asdict(model.config) if dataclasses.is_dataclass(getattr(model, "config", None)) else None,
-                          "state_dict": state}, out / "model.pt")
+            _save_atomic({"config": dataclasses.asdict(model.config), "state_dict": state}, out / "model.pt")
         (out / "run.json").write_text(json.dumps({**summary, "config": config}, indent=2) + "\n")
         print(json.dumps(summary))
     _finish(world_size)

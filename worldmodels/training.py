@@ -45,6 +45,10 @@ class TrainConfig:
         if not 0 <= self.min_lr_fraction <= 1:
             raise ValueError(f"min_lr_fraction must be in [0, 1], got {self.min_lr_fraction}")
 
+    def with_steps(self, steps: int) -> "TrainConfig":
+        """The same schedule over `steps` steps, the warm-up shortened to at most half of them."""
+        return dataclasses.replace(self, steps=steps, warmup_steps=min(self.warmup_steps, steps // 2))
+
 
 @dataclass
 class History:
@@ -97,6 +101,17 @@ def batch_sampler(*tensors: torch.Tensor, batch_size: int, window: int | None = 
     return next_batch
 
 
+def shard_rows(batch_size: int, shard: tuple[int, int]) -> slice:
+    """The contiguous rows of a global batch that rank `shard[0]` of `shard[1]` keeps (data parallelism:
+    every rank draws the whole batch with the same generator, then keeps batch_size // world_size rows)."""
+    rank, world_size = shard
+    if not 0 <= rank < world_size or batch_size % world_size:
+        raise ValueError(f"shard must be (rank, world_size) with 0 <= rank < world_size and world_size dividing "
+                         f"batch_size ({batch_size}), got {shard}")
+    part = batch_size // world_size
+    return slice(rank * part, (rank + 1) * part)
+
+
 @torch.no_grad()
 def validation_loss(model: torch.nn.Module, loss_fn: Callable, batch: Any) -> float:
     """Loss on one (typically full held-out) batch in eval mode (dropout off)."""
@@ -145,6 +160,7 @@ def train(
     resume: dict | None = None,
     checkpoint: Callable[[dict], None] | None = None,
     checkpoint_every: int = 0,
+    elapsed: float = 0.0,
 ) -> History:
     """Train `model` in place for config.steps steps; return the loss history.
 
@@ -162,6 +178,8 @@ def train(
     - `checkpoint(state)` is called every `checkpoint_every` steps and after the last one, with a dict
       {step, model, optimizer, generator, history} of the state after `step` steps (a copy, safe to keep); `resume=state`
       continues from it and gives the same result as the uninterrupted run.
+    - `elapsed`: seconds the run already spent before this call (an earlier stage of a model trained in
+      stages); History.seconds and the checkpoints count them. A resumed run takes them from `resume`.
     """
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
@@ -173,6 +191,7 @@ def train(
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history, first = History(), 0
+    spent = elapsed  # seconds before this call's loop
     if resume is not None:
         if not 0 <= resume["step"] <= config.steps:
             raise ValueError(f"cannot resume at step {resume['step']} a run of {config.steps} steps")
@@ -180,6 +199,7 @@ def train(
         optimizer.load_state_dict(resume["optimizer"])
         generator.set_state(resume["generator"])
         history, first = History(**resume["history"]), resume["step"]
+        spent = history.seconds
     forward = _LossModule(model, loss_fn)
     world_size = 1
     if ddp:
@@ -222,9 +242,9 @@ def train(
             bar.set_postfix(**postfix)
         done = step + 1
         if checkpoint is not None and ((checkpoint_every and done % checkpoint_every == 0) or done == config.steps):
-            history.seconds = (resume or {}).get("history", {}).get("seconds", 0.0) + time.perf_counter() - start_time
+            history.seconds = spent + time.perf_counter() - start_time
             checkpoint(copy.deepcopy({"step": done, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                       "generator": generator.get_state(), "history": dataclasses.asdict(history)}))
     bar.close()
-    history.seconds = (resume or {}).get("history", {}).get("seconds", 0.0) + time.perf_counter() - start_time
+    history.seconds = spent + time.perf_counter() - start_time
     return history

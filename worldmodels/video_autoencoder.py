@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .oracle import reflect
 from .render import render_torch
 
 
@@ -108,7 +109,7 @@ def fit_line(tracks, radius: float = 3.0, size: int = 32) -> tuple[np.ndarray, n
 
     def errors(axis, grid):  # grid (B, G) -> squared distance (B, G)
         u = start[:, axis, None, None] + grid[:, :, None] * t
-        return ((_fold_np(u, low, high) - p[:, None, :, axis]) ** 2).sum(-1)
+        return ((reflect(u, low, high) - p[:, None, :, axis]) ** 2).sum(-1)
 
     coarse = np.broadcast_to(0.05 * np.arange(-110, 111)[None, :], (len(p), 221))
     fine = 0.0025 * np.arange(-20, 21)[None, :]
@@ -124,11 +125,6 @@ def fit_line(tracks, radius: float = 3.0, size: int = 32) -> tuple[np.ndarray, n
         best[:, axis] = np.where(costs[0] <= costs[1], candidates[0], candidates[1])
     return start, best
 
-
-def _fold_np(u, low, high):
-    span = high - low
-    w = np.mod(u - low, 2 * span)
-    return low + np.where(w > span, 2 * span - w, w)
 
 
 def unfold(tracks, radius: float = 3.0, size: int = 32) -> np.ndarray:

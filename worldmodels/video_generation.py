@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,12 @@ from . import captions
 from .centroid import centroids
 from .data import CANONICAL, make_split
 from .diffusion import DiT, DiTConfig, flow_matching_loss, sample
+from .oracle import reflect
 from .physics_checks import bounce_angles, free_flight_mask
+from . import reference_run
 from .render import render
-from .training import TrainConfig, batch_sampler, n_parameters, train
-from .video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig, autoencoder_loss, fit_line, _fold_np
+from .training import TrainConfig, batch_sampler, shard_rows, train
+from .video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig, autoencoder_loss, fit_line
 
 CHECKPOINT = Path(__file__).parent / "checkpoints" / "video_diffusion.pt"
 HELD_OUT = (2, 1)  # (direction, speed) never seen in training: "downward leftward", "fast"
@@ -141,7 +142,7 @@ def save(generator: Generator, path=CHECKPOINT, record: dict | None = None) -> N
                 "guidance": generator.guidance, "sample_steps": generator.sample_steps,
                 "state_dict": generator.state_dict()}, path)
     if record is not None:
-        path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+        reference_run.save_record(record, path.with_suffix(".json"))
 
 
 def load(path=CHECKPOINT) -> Generator:
@@ -157,7 +158,7 @@ def load(path=CHECKPOINT) -> Generator:
 
 
 def load_record(path=CHECKPOINT) -> dict:
-    return json.loads(Path(path).with_suffix(".json").read_text())
+    return reference_run.load_record(Path(path).with_suffix(".json"))
 
 
 def generate(prompts: list[str], n_frames: int = N_FRAMES, seed: int = 0) -> np.ndarray:
@@ -166,16 +167,6 @@ def generate(prompts: list[str], n_frames: int = N_FRAMES, seed: int = 0) -> np.
 
 
 # ------------------------------------------------------------------------------------------- training
-
-
-def _shard_rows(batch_size: int, shard: tuple[int, int]) -> slice:
-    """This rank's contiguous rows of a global batch: batch_size // world_size of them."""
-    rank, world_size = shard
-    if not 0 <= rank < world_size or batch_size % world_size:
-        raise ValueError(f"shard must be (rank, world_size) with 0 <= rank < world_size and world_size dividing "
-                         f"batch_size ({batch_size}), got {shard}")
-    part = batch_size // world_size
-    return slice(rank * part, (rank + 1) * part)
 
 
 def _check_latent(ae: VideoAutoencoderConfig, dit_config: DiTConfig) -> None:
@@ -191,7 +182,7 @@ def train_autoencoder(videos, config: RecipeConfig = RecipeConfig(), ae_config=V
     With `shard=(rank, world_size)` every rank draws the same global batch of config.batch_size rows and
     keeps its contiguous slice; `train_options` go to worldmodels.training.train (worldmodels.train uses
     both). The model stays on the training device."""
-    rows = _shard_rows(config.batch_size, shard)
+    rows = shard_rows(config.batch_size, shard)
     torch.manual_seed(config.seed)
     model = VideoAutoencoder(ae_config)
     tracks = torch.cat([model.unfold_keypoints(torch.from_numpy(videos.frames[i : i + 2000]))
@@ -212,7 +203,7 @@ def caption_batches(latents: torch.Tensor, parts: np.ndarray, batch_size: int, *
     With `shard=(rank, world_size)` the rows, the captions, t and the noise are drawn for the whole global
     batch of `batch_size` (so every rank's generator stays in step) and the batch keeps this rank's
     contiguous slice of batch_size // world_size rows: the slices of all ranks add up to the whole batch."""
-    mine = _shard_rows(batch_size, shard)
+    mine = shard_rows(batch_size, shard)
     rows_of = batch_sampler(torch.arange(len(latents)), batch_size=batch_size)
 
     def next_batch(generator):
@@ -236,7 +227,7 @@ def train_denoiser(autoencoder: VideoAutoencoder, videos, parts, config: RecipeC
     (`g.dit`) trains: under ddp DistributedDataParallel wraps the transformer alone. `shard` goes to
     caption_batches, `train_options` to worldmodels.training.train."""
     _check_latent(autoencoder.config, dit_config)
-    _shard_rows(config.batch_size, shard)  # a bad shard fails before the clips are encoded
+    shard_rows(config.batch_size, shard)  # a bad shard fails before the clips are encoded
     torch.manual_seed(config.seed + 1)
     g = Generator(autoencoder.config, dit_config, config.guidance, config.sample_steps)
     g.autoencoder.load_state_dict(autoencoder.state_dict())
@@ -266,7 +257,7 @@ def train_generator(config: RecipeConfig = RecipeConfig(), dit_config: DiTConfig
     object model. Its checkpoints add {"stage": "denoiser", "autoencoder": the frozen compression network's
     weights}: a resumed run loads that network and skips stage 1, and ends with the same weights as an
     uninterrupted one; a run interrupted in stage 1 starts again."""
-    _shard_rows(config.batch_size, shard)  # bad input fails before the clips are drawn
+    shard_rows(config.batch_size, shard)  # bad input fails before the clips are drawn
     _check_latent(ae_config, dit_config)
     resume = train_options.pop("resume", None)
     checkpoint = train_options.pop("checkpoint", None)
@@ -278,20 +269,17 @@ def train_generator(config: RecipeConfig = RecipeConfig(), dit_config: DiTConfig
         ae, first = train_autoencoder(videos, config, ae_config, progress, shard=shard, **train_options)
         ae, seconds = ae.cpu(), first.seconds
     else:
-        ae, seconds = VideoAutoencoder(ae_config), 0.0  # the checkpoint's history already counts stage 1
+        ae, seconds = VideoAutoencoder(ae_config), 0.0  # unused: train takes the seconds from the checkpoint
         ae.load_state_dict(resume["autoencoder"])
         ae.eval()
     frozen = {k: v.detach().clone() for k, v in ae.state_dict().items()}
 
     def save_stage(state: dict) -> None:
-        state["history"]["seconds"] += seconds
         checkpoint({**state, "stage": "denoiser", "autoencoder": frozen})
 
-    g, history = train_denoiser(ae, videos, parts, config, dit_config, progress, shard=shard, resume=resume,
-                                checkpoint=save_stage if checkpoint is not None else None,
-                                checkpoint_every=checkpoint_every, **train_options)
-    history.seconds += seconds
-    return g, history
+    return train_denoiser(ae, videos, parts, config, dit_config, progress, shard=shard, resume=resume,
+                          checkpoint=save_stage if checkpoint is not None else None,
+                          checkpoint_every=checkpoint_every, elapsed=seconds, **train_options)
 
 
 def train_reference(config: RecipeConfig = RecipeConfig(), dit_config: DiTConfig = DiTConfig(), progress=True, *,
@@ -362,8 +350,8 @@ def fitted_parts(frames) -> np.ndarray:
     p = tracks_of(frames)
     w = CANONICAL
     start, velocity = fit_line(p, w.radius, w.size)
-    line = start[:, None] + velocity[:, None] * np.arange(p.shape[1] + 8)[None, :, None]  # a little past the end
-    wall = captions.first_wall(_fold_np(line, w.radius, w.size - w.radius)[:, : p.shape[1]], w.radius, w.size)
+    line = start[:, None] + velocity[:, None] * np.arange(p.shape[1])[None, :, None]
+    wall = captions.first_wall(reflect(line, w.radius, w.size - w.radius), w.radius, w.size)
     return np.stack([captions.direction_index(velocity), captions.speed_index(np.linalg.norm(velocity, axis=-1)), wall], 1)
 
 

@@ -47,7 +47,8 @@ class WorldModelConfig:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
+def mlp(sizes: list[int]) -> nn.Sequential:
+    """Linear layers of the given sizes with a GELU between each two (none after the last)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
@@ -64,9 +65,9 @@ class WorldModel(nn.Module):
         super().__init__()
         self.config = c = config
         pixels = c.size * c.size
-        self.encoder = _mlp([c.context * pixels, c.enc_hidden, c.enc_hidden, c.latent])
-        self.dynamics = _mlp([c.latent + c.action_dim, c.dyn_hidden, c.dyn_hidden, c.latent])
-        self.decoder = _mlp([c.latent] + [c.dec_hidden] * c.dec_layers + [pixels])
+        self.encoder = mlp([c.context * pixels, c.enc_hidden, c.enc_hidden, c.latent])
+        self.dynamics = mlp([c.latent + c.action_dim, c.dyn_hidden, c.dyn_hidden, c.latent])
+        self.decoder = mlp([c.latent] + [c.dec_hidden] * c.dec_layers + [pixels])
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """The last `context` frames (B, C >= context, H, W) -> latent (B, latent)."""

@@ -21,7 +21,7 @@ import torch
 from .data import TRAIN_WORLD
 from .physics import WorldConfig, random_actions, simulate
 from .render import render_torch
-from .training import History, TrainConfig, batch_sampler, train
+from .training import History, TrainConfig, batch_sampler, shard_rows, train
 from .world_model import WorldModel, WorldModelConfig, rollout_loss
 
 CHAPTER_OPTIM = TrainConfig(steps=1500, lr=3e-3, warmup_steps=100, min_lr_fraction=0.0, grad_clip=1.0, eval_every=50, seed=0)
@@ -80,14 +80,9 @@ def window_batches(world: WorldConfig, recipe: TrainingRecipe, context: int, *, 
     length = context + recipe.rollout_steps
     if length > recipe.pool_frames:
         raise ValueError(f"pool_frames ({recipe.pool_frames}) must be >= context + rollout_steps = {length}")
-    rank, world_size = shard
-    if not 0 <= rank < world_size or recipe.batch_size % world_size:
-        raise ValueError(f"shard must be (rank, world_size) with 0 <= rank < world_size and world_size dividing "
-                         f"batch_size ({recipe.batch_size}), got {shard}")
+    rows = shard_rows(recipe.batch_size, shard)
     windows = batch_sampler(*(pool if pool is not None else simulate_pool(world, recipe)),
                             batch_size=recipe.batch_size, window=length)
-    part = recipe.batch_size // world_size
-    rows = slice(rank * part, (rank + 1) * part)
 
     def next_batch(generator: torch.Generator):
         positions, actions = windows(generator)

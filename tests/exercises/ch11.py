@@ -183,7 +183,7 @@ def bad_input_raises_value_error(ns):
 # unavailable to the learner's code (worldmodels/grading/answers.py). Empty: none answers it.
 ANSWERS = {
     "ex11.1": ("worldmodels.world_model_training.window_batches",  # checks the shard and cuts its rows
-               "worldmodels.video_generation._shard_rows"),  # the diffusion model's shard: the same slice
+               "worldmodels.training.shard_rows"),  # the shard of every model: the same slice
     "ex11.2": (),  # no package function returns a gradient: training.train lets DDP average them inside backward
     "ex11.3": (),  # the appendix computes its scaled learning rates inline; training.learning_rate is the schedule
 }
