@@ -2,6 +2,9 @@
 # virtual environment on first use (and only then), install the pinned requirements and the package.
 
 PYTHON ?= python3
+# Recipes run in bash with pipefail: a job whose output is piped through a prefix still fails when it fails.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -33,7 +36,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 WHEELHOUSE := wheelhouse
 
 .PHONY: help setup book test unit notebooks browser execute tolerances exercises grade lab labtest bench clean \
-	wheelhouse install-test
+	wheelhouse install-test figures glossary
 
 help:
 	@echo "make book       build the HTML book from the notebooks' stored outputs ($(BOOK_HTML)/index.html)"
@@ -45,6 +48,8 @@ help:
 	@echo "make execute    re-run every notebook and store its fresh outputs (authors)"
 	@echo "make tolerances re-run the notebooks as two other machines would and measure the checked numbers' spread"
 	@echo "make exercises  regenerate exercises/ from solutions/"
+	@echo "make figures    redraw the landing page's animation and the workshop pages' figures (tools/)"
+	@echo "make glossary   link the glossary's terms in every notebook's prose (tools/link_glossary.py)"
 	@echo "make grade      grade exercises/ (or a class: make grade SUBMISSIONS=dir), each student in a sandbox"
 	@echo "make release    the student bundle (exercises, public tests, no solutions) in build/student"
 	@echo "make sandbox    install bubblewrap, the grader's sandbox (Linux)"
@@ -52,8 +57,16 @@ help:
 	@echo "make bench      run the benchmarks in bench/"
 
 # --- set-up --------------------------------------------------------------------------------
+# torch first, from PyTorch's CPU-only index: on Linux the default index (PyPI) has the CUDA build, several
+# GB of NVIDIA libraries a laptop does not use. Where that index cannot be reached (a mirror, a proxy, no
+# internet), pip gives up at once (--retries 0, a short timeout) and torch comes from the configured index.
+TORCH := $(shell grep '^torch==' requirements.txt)
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --timeout 10 --retries 0 --index-url $(TORCH_CPU_INDEX) "$(TORCH)" || { \
+		echo "PyTorch's CPU-only index cannot be reached: $(TORCH) from the configured index instead"; \
+		$(BIN)/python -m pip install --quiet "$(TORCH)"; }
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
@@ -63,12 +76,15 @@ setup: $(STAMP)
 # --- the book ------------------------------------------------------------------------------
 # --all: every page is rebuilt (about 10 s); an incremental build with no changed page skips copying
 # book/_static, so an edited stylesheet would not reach the book.
-# book/book_config.py adds to book/_config.yml what follows from the repository URL (launch buttons);
-# book/exercise_statements.py refreshes the exercises' page from solutions/ and tests/exercises/.
+# tools/exercise_statements.py refreshes the exercises' page from solutions/ and tests/exercises/;
+# tools/front_matter.py writes every list of chapters (table of contents, README, intro, course map, ...)
+# from the table of chapters, tools/chapters.py; tools/book_config.py adds to book/_config.yml what follows
+# from the repository URL (launch buttons).
 BOOK_CONFIG := book/_build/_config.yml
 book: $(STAMP)
-	$(BIN)/python book/exercise_statements.py
-	$(BIN)/python book/book_config.py $(BOOK_CONFIG)
+	$(BIN)/python tools/exercise_statements.py
+	$(BIN)/python tools/front_matter.py
+	$(BIN)/python tools/book_config.py $(BOOK_CONFIG)
 	$(BIN)/jupyter-book build . --config $(BOOK_CONFIG) --toc book/_toc.yml \
 		--path-output book --all -W -n --keep-going
 	@echo "Open $(BOOK_HTML)/index.html in a browser."
@@ -78,31 +94,29 @@ book: $(STAMP)
 # planning results, diffusion model) and compares its metrics with the record.
 # The notebooks are re-run as another machine would run them (see OTHER_MACHINE): outputs stored on
 # one machine must verify on any machine.
-# Four jobs at once on two cores (their outputs are printed whole, one after the other): the unit tests
-# with the diffusion model's reproduction, the other slow reference-run reproductions, and nbval in two
-# halves, each one thread as OTHER_MACHINE says. Each job takes a similar share of the CPU.
+# Four jobs at once on two cores, each printing its lines as they come with its name in front ([unit]
+# ...) and its slowest tests at the end: the unit tests (with the diffusion model's reproduction), the
+# other slow reference-run reproductions (tests marked @pytest.mark.slow), and nbval in two halves of
+# about equal run time (tools/nbval_split.py, from the run times in tools/chapters.py), each one thread
+# as OTHER_MACHINE says. Each job takes a similar share of the CPU.
 test: $(STAMP) browser sandbox
-	$(MAKE) --no-print-directory -j4 --output-sync=target test-unit test-slow test-nbval-a test-nbval-b
+	$(MAKE) --no-print-directory -j4 test-unit test-slow test-nbval-a test-nbval-b
 	$(MAKE) --no-print-directory book
 	$(BIN)/pytest -q tests/browser
 
-# nbval's two halves, about equal in run time (the heavier chapters split between them).
-NBVAL_A := $(filter notebooks/0% solutions/0%,$(wildcard notebooks/0[1357]_*.ipynb notebooks/09_*.ipynb solutions/0[1-5]_*.ipynb))
-NBVAL_B := $(filter-out $(NBVAL_A),$(NOTEBOOKS) $(SOLUTIONS))
-# The slow reproductions (WM_SLOW=1) that run in their own job; the diffusion model's stays with the unit tests.
-SLOW := tests/test_world_model.py::test_training_code_reproduces_the_reference_metrics \
-	tests/test_objects.py::test_training_code_reproduces_the_reference_metrics \
-	tests/test_planning.py::test_bench_reproduces_the_recorded_results \
-	tests/test_testbed.py::test_recording_code_reproduces_the_recorded_next_frame_predictor
+# PYTHONUNBUFFERED: lines reach the terminal when printed, not when a job ends.
+JOB = $(BUSY) PYTHONUNBUFFERED=1
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider --durations=10
+LABEL = 2>&1 | sed -u 's/^/[$(1)] /'
 .PHONY: test-unit test-slow test-nbval-a test-nbval-b
 test-unit: $(STAMP)
-	$(BUSY) WM_SLOW=1 $(BIN)/pytest tests -q --ignore=tests/browser -p no:cacheprovider $(addprefix --deselect ,$(SLOW))
+	$(JOB) WM_SLOW=1 $(PYTEST) tests --ignore=tests/browser -m "not slow" $(call LABEL,unit)
+	$(JOB) WM_SLOW=1 $(PYTEST) tests/test_diffusion.py -m slow $(call LABEL,unit)
 test-slow: $(STAMP)
-	$(BUSY) WM_SLOW=1 $(BIN)/pytest -q -p no:cacheprovider $(SLOW)
-test-nbval-a: $(STAMP)
-	$(BUSY) $(OTHER_MACHINE) $(NBVAL) -p no:cacheprovider $(NBVAL_A)
-test-nbval-b: $(STAMP)
-	$(BUSY) $(OTHER_MACHINE) $(NBVAL) -p no:cacheprovider $(NBVAL_B)
+	$(JOB) WM_SLOW=1 $(PYTEST) -v tests --ignore=tests/browser --ignore=tests/test_diffusion.py -m slow $(call LABEL,slow)
+test-nbval-a test-nbval-b: test-nbval-%: $(STAMP)
+	files=$$($(BIN)/python tools/nbval_split.py $*) && \
+		$(JOB) $(OTHER_MACHINE) $(NBVAL) -p no:cacheprovider --durations=10 $$files $(call LABEL,nbval-$*)
 # tests/browser holds the book check (test_book.py) and the JupyterLab run (test_lab.py, ~1.5-3 min).
 
 # The JupyterLab check alone: JupyterLab in headless chromium runs chapter 2, moves its slider, runs an
@@ -138,16 +152,27 @@ tolerances: $(STAMP)
 	rm -rf $(RUNS)
 	for dir in notebooks solutions; do mkdir -p $(RUNS)/one-thread/$$dir $(RUNS)/generic-cpu/$$dir; done
 	( OMP_NUM_THREADS=1 $(EXECUTE) --output-dir $(RUNS)/one-thread/notebooks $(NOTEBOOKS) && \
-	  OMP_NUM_THREADS=1 $(EXECUTE) --output-dir $(RUNS)/one-thread/solutions $(SOLUTIONS) ) & \
+	  OMP_NUM_THREADS=1 $(EXECUTE) --output-dir $(RUNS)/one-thread/solutions $(SOLUTIONS) ) & one=$$!; \
 	( $(OTHER_MACHINE) $(EXECUTE) --output-dir $(RUNS)/generic-cpu/notebooks $(NOTEBOOKS) && \
-	  $(OTHER_MACHINE) $(EXECUTE) --output-dir $(RUNS)/generic-cpu/solutions $(SOLUTIONS) ) & \
-	wait
+	  $(OTHER_MACHINE) $(EXECUTE) --output-dir $(RUNS)/generic-cpu/solutions $(SOLUTIONS) ) & two=$$!; \
+	wait $$one; first=$$?; wait $$two; second=$$?; \
+	if [ $$first != 0 ] || [ $$second != 0 ]; then \
+		echo "make tolerances: a run failed (one thread: exit $$first, generic CPU: exit $$second)"; exit 1; fi
 	for dir in notebooks solutions; do $(BIN)/python tests/nbval_tolerance.py measure $$dir \
 		$(RUNS)/one-thread/$$dir $(RUNS)/generic-cpu/$$dir $(TOLERANCE_WRITE) || exit 1; done
 
 exercises: $(STAMP)
 	$(BIN)/python -m worldmodels.grading generate
-	$(BIN)/python book/exercise_statements.py
+	$(BIN)/python tools/exercise_statements.py
+
+# The figures drawn by scripts: the landing page's animation and the workshop pages' figures.
+figures: $(STAMP)
+	$(BIN)/python tools/make_cover.py
+	$(BIN)/python tools/workshop_figures.py
+
+# Link the first use of each glossary term in every notebook's prose to the glossary (idempotent).
+glossary: $(STAMP)
+	$(BIN)/python tools/link_glossary.py $(NOTEBOOKS)
 
 # Grading runs each student's code in bubblewrap's sandbox when it works here (see docs/grading.md);
 # without it the grader says so loudly, in its summary and in grades.csv.

@@ -22,18 +22,19 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from worldmodels import captions
+from worldmodels import registry
 from worldmodels import video_generation as vg
+from worldmodels import video_generation_training as vgt
 from worldmodels.diffusion import DiTConfig
 from worldmodels.repro import seed_everything
 from worldmodels.training import n_parameters
 
-SCALE_JSON = vg.CHECKPOINT.with_name("video_diffusion_scale.json")
+REFERENCE = registry.get("diffusion").reference  # the recorded run: video_diffusion.{pt,json}
+SCALE_JSON = REFERENCE.with_name("video_diffusion_scale.json")
 NAIVE_PATCHES = {
     "source": "feasibility probe recorded in issue 12, not rerun by this benchmark",
     "design": "per-frame autoencoder 32x32 -> 4x8x8, 4-block DiT over spacetime patches, flow matching, 275 s",
@@ -50,9 +51,9 @@ def run_scale(g: vg.Generator) -> list[dict]:
     for n_clips in SCALE_CLIPS:
         videos, parts = vg.training_clips(n_clips, "train", seed=0)
         for width in SCALE_WIDTHS:
-            config = vg.RecipeConfig(n_clips=n_clips, dit_steps=SCALE_STEPS)
+            config = vgt.RecipeConfig(n_clips=n_clips, dit_steps=SCALE_STEPS)
             start = time.perf_counter()
-            small, _ = vg.train_denoiser(g.autoencoder, videos, parts, config, DiTConfig(width=width), progress=False)
+            small, _ = vgt.train_denoiser(g.autoencoder, videos, parts, config, DiTConfig(width=width), progress=False)
             seconds = time.perf_counter() - start
             m = vg.reference_metrics(small, n=128)
             rows.append({"width": width, "params": n_parameters(small.dit), "clips": len(videos), "steps": SCALE_STEPS,
@@ -73,13 +74,13 @@ def main() -> None:
     seed_everything(0)
     load_before = os.getloadavg()
     if args.train or args.save:
-        recipe = vg.RecipeConfig()
-        g, train_seconds = vg.train_reference(recipe, progress=False)
+        recipe = vgt.RecipeConfig()
+        g, train_seconds = vgt.train_reference(recipe, progress=False)
         load_train = os.getloadavg()
     else:
-        g = vg.load()
-        record = vg.load_record()
-        recipe, train_seconds, load_train = vg.RecipeConfig(**record["recipe"]), record["train_seconds"], record.get("load_average")
+        g = registry.load("diffusion")
+        record = registry.load_record("diffusion")
+        recipe, train_seconds, load_train = vgt.RecipeConfig(**record["recipe"]), record["train_seconds"], record.get("load_average")
     torch.set_num_threads(2)
     prompts = [captions.caption(d, s, -1) for d in range(4) for s in range(2)] * 2
     g.generate(prompts)  # warm-up
@@ -99,11 +100,11 @@ def main() -> None:
         "naive_patches": NAIVE_PATCHES,
     }
     if args.save:
-        record = {"recipe": dataclasses.asdict(recipe), "ae_config": dataclasses.asdict(g.autoencoder.config),
-                  "dit_config": dataclasses.asdict(g.dit.config), "seed": recipe.seed,
-                  "train_seconds": round(train_seconds, 1), "load_average": load_train,
-                  "params": n_parameters(g), "metrics": metrics}
-        vg.save(g, vg.CHECKPOINT, record)
+        config = {"recipe": dataclasses.asdict(recipe), "dit_config": dataclasses.asdict(g.dit.config),
+                  "ae_config": dataclasses.asdict(g.autoencoder.config)}
+        record = registry.run_record("diffusion", config, seed=recipe.seed, params=n_parameters(g), metrics=metrics,
+                                     train_seconds=round(train_seconds, 1), load_average=load_train)
+        registry.save("diffusion", g, REFERENCE, record=record)
     if args.scale:
         SCALE_JSON.write_text(json.dumps({"rows": run_scale(g), "load_average": os.getloadavg()}, indent=2) + "\n")
     out["scale"] = json.loads(SCALE_JSON.read_text())["rows"] if SCALE_JSON.exists() else None

@@ -2,7 +2,8 @@
 
 A "complete submission" is every solutions notebook present in the repository right now, so the
 figures grow as chapters add exercises. Students run in the sandbox when the machine has one (the
-grader's default); the JSON says which, and the load average at the end (the machine may be shared). Targets (2 CPU cores): one submission <= 60 s, a class of
+grader's default); the JSON says which, whether per-student cgroups were used, and the load average at
+the end (the machine may be shared). Targets (2 CPU cores): one submission <= 60 s, a class of
 30 <= 10 min. Prints one JSON object as its last line.
 
     .venv/bin/python bench/grading.py [--students 30] [--jobs 2] [--sandbox auto|bwrap|none]
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from worldmodels.grading.__main__ import main as grading_cli
+from worldmodels.grading.cgroups import kind as cgroups_kind
 from worldmodels.grading.grader import Limits, choose_sandbox, course_exercises, grade_student
 from worldmodels.grading.registry import repo_root
 from worldmodels.repro import seed_everything
@@ -53,7 +55,8 @@ def run(students: int, jobs: int, sandbox: str = "auto") -> dict:
         "one_submission_points": points, "one_submission_s": round(one, 1),
         "students": students, "jobs": jobs, "class_exit_code": code, "class_rows": len(rows),
         "class_of_30_s": round(whole * 30 / students, 1), "class_measured_s": round(whole, 1),
-        "cpu_count": os.cpu_count(), "sandbox": choose_sandbox(sandbox)[0], "load_average_1min": os.getloadavg()[0],
+        "cpu_count": os.cpu_count(), "sandbox": choose_sandbox(sandbox)[0], "cgroups": cgroups_kind(),
+        "load_average_1min": os.getloadavg()[0],
     }
 
 

@@ -1,7 +1,7 @@
 """Benchmark chapter 4's next-frame predictor: train it as the chapter does, measure it with the harness.
 
-Trains `worldmodels.next_frame.ConvPredictor` with the chapter's recipe (teacher forcing, then
-multi-step rollout training: `TEACHER_FORCING` then `CONTINUE_ROLLOUT`), on the chapter's data
+Trains `worldmodels.next_frame.ConvPredictor` with the chapter's recipe (worldmodels.next_frame_training:
+teacher forcing, then multi-step rollout training, `TEACHER_FORCING` then `CONTINUE_ROLLOUT`), on the chapter's data
 (canonical world: 1 ball, 32x32, radius 3 px, 2-3 px/frame; 10 context frames, 20 predicted), and
 evaluates it and the baselines on the same test sequences with `worldmodels.evaluation.evaluate`.
 
@@ -13,10 +13,12 @@ Prints one JSON object as its last line:
 "model" is the final predictor (after rollout training); "teacher_forcing" the same model before it.
 
     .venv/bin/python bench/next_frame.py
+    .venv/bin/python bench/next_frame.py --save   # record the reference run instead (next_frame_training.record_next_frame)
 """
 
 import json
 import os
+import sys
 import time
 
 # OpenMP threads that spin while waiting for work slow torch down badly when other processes share the
@@ -25,6 +27,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from worldmodels import evaluation as ev  # noqa: E402
 from worldmodels import next_frame as nf  # noqa: E402
+from worldmodels import next_frame_training as nft  # noqa: E402
 from worldmodels.data import CANONICAL, make_split  # noqa: E402
 from worldmodels.repro import seed_everything  # noqa: E402
 from worldmodels.training import n_parameters  # noqa: E402
@@ -34,17 +37,17 @@ CONTEXT, HORIZON, KS = 10, 20, (1, 5, 10, 20)
 
 def main() -> dict:
     seed_everything(0)
-    d = nf.CHAPTER_DATA
+    d = nft.CHAPTER_DATA
     train = make_split("train", d["train_sequences"], d["n_frames"], CANONICAL, seed=d["seed"])
     test = make_split("test", d["test_sequences"], d["n_frames"], CANONICAL, seed=d["seed"])
 
-    model = nf.ConvPredictor(nf.CHAPTER_MODEL)
+    model = nf.ConvPredictor(nft.CHAPTER_MODEL)
     start = time.perf_counter()
-    nf.fit(model, train.frames, nf.TEACHER_FORCING)
+    nft.fit(model, train.frames, nft.TEACHER_FORCING)
     tf_seconds = time.perf_counter() - start
     tf_report = ev.evaluate({"tf": nf.as_predictor(model)}, test, CONTEXT, HORIZON, baselines=False)["tf"]
     start = time.perf_counter()
-    nf.fit(model, train.frames, nf.CONTINUE_ROLLOUT)
+    nft.fit(model, train.frames, nft.CONTINUE_ROLLOUT)
     train_seconds = tf_seconds + time.perf_counter() - start
 
     reports = ev.evaluate({"model": nf.as_predictor(model)}, test, CONTEXT, HORIZON)
@@ -65,4 +68,7 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main()))
+    if "--save" in sys.argv[1:]:  # the recorded run: worldmodels/checkpoints/next_frame.{pt,json}
+        print(json.dumps(nft.record_next_frame(progress=sys.stderr.isatty())[1]))
+    else:
+        print(json.dumps(main()))

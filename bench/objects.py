@@ -17,16 +17,15 @@ import dataclasses
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 
-from worldmodels import reference_run
+from worldmodels import registry
 from worldmodels.data import CANONICAL, THREE_BALLS, make_split
 from worldmodels.evaluation import COPY_LAST, ORACLE, evaluate
 from worldmodels.objects import ObjectModelConfig, as_predictor
-from worldmodels.object_training import OBJECT_OPTIM, OBJECT_RECIPE, record_configs, train_object_model
+from worldmodels.objects_training import OBJECT_OPTIM, OBJECT_RECIPE, RENDER_STEPS, record_configs, train_object_model
 from worldmodels.physics_checks import collision_metrics
 from worldmodels.repro import seed_everything
 from worldmodels.training import n_parameters
@@ -85,7 +84,7 @@ def measure(model, unstructured=None) -> dict:
     one = make_split("test", 512, CONTEXT + HORIZON, CANONICAL, seed=seed)
     rep = evaluate({"objects": predictor}, one, CONTEXT, HORIZON)
     out["one_ball_error_px"] = per_k(rep["objects"])
-    out["one_ball_chapter5_error_px"] = reference_run.load_record()["metrics"]["model_error_px"]
+    out["one_ball_chapter5_error_px"] = registry.load_record("world_model")["metrics"]["model_error_px"]
     return out
 
 
@@ -118,15 +117,17 @@ def main(argv=None) -> dict:
            "torch_threads": torch.get_num_threads(), "params": n_parameters(model),
            "final_train_loss": round(float(np.mean(history.train_loss[-25:])), 3)}
     if args.save:  # measure the stored (float16) weights, which the chapter loads
-        reference_run.save(model, reference_run.OBJECT_CHECKPOINT)
-        model = reference_run.load_object_model()
+        registry.save("object_model", model, registry.get("object_model").reference)
+        model = registry.load("object_model")
     budget = history.seconds if args.unstructured_seconds is None else args.unstructured_seconds
     unstructured, u_history, u_steps = train_unstructured(budget, seed)
     out["unstructured"] = {"train_seconds": round(u_history.seconds, 1), "steps": u_steps, "params": n_parameters(unstructured)}
     out.update(measure(model, unstructured))
     if args.save:
-        record = reference_run.run_record(seed, record_configs(model_config, recipe, world), EVALUATION, out)
-        reference_run.save_record(record, reference_run.OBJECT_RECORD)
+        config = {**record_configs(model_config, recipe, world), "render_steps": RENDER_STEPS}
+        record = registry.run_record("object_model", config, seed=seed, params=out["params"], evaluation=EVALUATION,
+                                     metrics=out)
+        registry.save_record(record, registry.get("object_model").reference.with_suffix(".json"))
     print(json.dumps(out))
     return out
 

@@ -31,13 +31,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from worldmodels import reference_run
+from worldmodels import registry
 from worldmodels.data import CANONICAL, ood_world
-from worldmodels.planning import (CANDIDATE_POLICIES, ReachTask, learned_model, make_starts, policy_return, run_mpc,
-                                  simulator_model, cem_plan, spearman, synthetic_data_experiment, wilson_interval)
+from worldmodels.imagined_experience import CANDIDATE_POLICIES, policy_return, synthetic_data_experiment
+from worldmodels.planning import ReachTask, cem_plan, learned_model, make_starts, run_mpc, simulator_model
 from worldmodels.repro import seed_everything
+from worldmodels.stats import paired_gap, spearman, wilson_interval
 
-RESULTS = Path(reference_run.CHECKPOINT_DIR) / "planning_results.json"
+RESULTS = Path(registry.CHECKPOINT_DIR) / "planning_results.json"
 N_STARTS, START_SEED = 200, 2
 RUNS = {  # key: (model, planner)
     "simulator": ("simulator", "cem"),
@@ -62,12 +63,11 @@ def success(task, world_model, n_starts=N_STARTS, seed=START_SEED) -> tuple[dict
     return out, per_episode
 
 
-def paired_gap(a, b) -> dict:
-    """Difference of two success rates measured on the same starts, with a normal 95 % interval of the
-    mean paired difference."""
-    d = a.astype(float) - b.astype(float)
-    half = 1.96 * d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else float("nan")
-    return {"value": round(float(d.mean()), 4), "ci95": [round(float(d.mean() - half), 4), round(float(d.mean() + half), 4)],
+def success_gap(a, b) -> dict:
+    """Difference of two success rates measured on the same starts (per-episode successes, bool (n,)), with
+    a normal 95 % interval of the mean paired difference, and the ratio of the rates."""
+    value, low, high = paired_gap(a, b)
+    return {"value": round(value, 4), "ci95": [round(low, 4), round(high, 4)],
             "ratio": round(float(b.mean() / a.mean()), 4) if a.mean() > 0 else None}
 
 
@@ -101,7 +101,7 @@ def measure(world_model) -> dict:
     out: dict = {"task": {"steps": task.steps, "max_push": task.max_push, "success_radius": task.success_radius,
                           "energy_weight": task.energy_weight, "n_starts": N_STARTS, "start_seed": START_SEED}}
     out["success"], per_episode = success(task, world_model)
-    out["gap"] = paired_gap(per_episode["simulator"], per_episode["learned"])
+    out["gap"] = success_gap(per_episode["simulator"], per_episode["learned"])
     out["cost"] = {key: value["cost"] for key, value in out["success"].items()}
     out["decision_ms"] = decision_ms(task, world_model)
     rank = ranking(task, world_model)
@@ -121,7 +121,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     seed_everything(0)
     t0 = time.perf_counter()
-    out = measure(reference_run.load())
+    out = measure(registry.load("world_model"))
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["load_average_1min_end"] = round(os.getloadavg()[0], 2)
     if args.save:

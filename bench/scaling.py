@@ -29,35 +29,14 @@ from pathlib import Path
 
 import torch
 
+from worldmodels.train import max_weight_difference, process_env, run_command
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _env(passive: bool = False, **extra: str) -> dict:
-    """The environment of a measured subprocess: OpenMP's default waiting (threads spin a little before
-    sleeping), or OMP_WAIT_POLICY=PASSIVE (they sleep at once). The policy only changes the speed."""
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    return {**env, **({"OMP_WAIT_POLICY": "PASSIVE"} if passive else {}), **extra}
-
-
 def _train(out: Path, *args: str, processes: int = 1, threads: int = 2, passive: bool = False) -> dict:
-    launcher = [sys.executable] if processes == 1 else [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                                                         "--nproc-per-node", str(processes)]
-    cmd = launcher + ["-m", "worldmodels.train", "world_model", "--device", "cpu", "--threads", str(threads),
-                      "--out", str(out), *args]
-    env = _env(passive, OMP_NUM_THREADS=str(threads))
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, cwd=ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _weights(out: Path) -> dict:
-    return torch.load(out / "model.pt", weights_only=True)["state_dict"]
-
-
-def _max_abs_diff(a: Path, b: Path) -> float:
-    wa, wb = _weights(a), _weights(b)
-    return max(float((wa[k] - wb[k]).abs().max()) for k in wa)
+    """The chapter-5 world model through worldmodels.train in a fresh process (train.run_command)."""
+    return run_command("world_model", *args, out=out, processes=processes, threads=threads, passive=passive, cwd=ROOT)
 
 
 def _load() -> float:
@@ -80,12 +59,12 @@ def equivalence(tmp: Path) -> tuple[float, float]:
     _train(tmp / "two", *tiny, processes=2, threads=1)
     _train(tmp / "resumed", *tiny, "--stop-after", "3", threads=1)
     _train(tmp / "resumed", *tiny, "--resume", threads=1)
-    return _max_abs_diff(tmp / "one", tmp / "two"), _max_abs_diff(tmp / "one", tmp / "resumed")
+    return max_weight_difference(tmp / "one", tmp / "two"), max_weight_difference(tmp / "one", tmp / "resumed")
 
 
 def reference_training(passive: bool = False) -> dict:
     """Retrain the recorded chapter-5 run in a fresh process (the wait policy is fixed when torch loads)."""
-    done = subprocess.run([sys.executable, __file__, "--reference-only"], env=_env(passive), capture_output=True,
+    done = subprocess.run([sys.executable, __file__, "--reference-only"], env=process_env(passive), capture_output=True,
                           text=True, timeout=3600, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"reference training failed:\n{done.stderr[-3000:]}")
@@ -95,12 +74,13 @@ def reference_training(passive: bool = False) -> dict:
 def _reference_training() -> dict:
     """Retrain the recorded chapter-5 run as tests/test_world_model.py's WM_SLOW test does; time and score it."""
     from worldmodels.data import CANONICAL
-    from worldmodels.reference_run import load_record, recorded_errors
+    from worldmodels.reference_run import recorded_errors
+    from worldmodels.registry import load_record
     from worldmodels.repro import seed_everything
     from worldmodels.world_model import as_predictor
     from worldmodels.world_model_training import configs_from_record, train_world_model
 
-    record = load_record()
+    record = load_record("world_model")
     model_config, recipe, world = configs_from_record(record)
     seed_everything(record["seed"])
     torch.set_num_threads(2)
@@ -145,7 +125,7 @@ def main(argv=None) -> dict:
     if torch.cuda.is_available():  # where one is present: the big config on one GPU for a few hundred steps
         with tempfile.TemporaryDirectory() as tmp:
             run = subprocess.run([sys.executable, "-m", "worldmodels.train", "world_model", "--config", "big",
-                                  "--device", "cuda", "--steps", "300", "--out", tmp], env=_env(), capture_output=True,
+                                  "--device", "cuda", "--steps", "300", "--out", tmp], env=process_env(), capture_output=True,
                                  text=True, timeout=1800, cwd=ROOT)
             out["gpu"] = json.loads(run.stdout.strip().splitlines()[-1]) if run.returncode == 0 else {"error": run.stderr[-500:]}
             out["gpu_reason"] = None

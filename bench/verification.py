@@ -27,6 +27,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 
 from worldmodels import detection as det  # noqa: E402
+from worldmodels import stats  # noqa: E402
 from worldmodels import testbed as tb  # noqa: E402
 from worldmodels import watermark as wm  # noqa: E402
 from worldmodels.repro import seed_everything  # noqa: E402
@@ -57,14 +58,14 @@ def main() -> dict:
     physics = {}
     for name in generators:
         s = det.physics_score(gen[name]["test"])
-        lo, hi = det.bootstrap_auc(physics_real, s)
-        physics[name] = {"auc": round(det.auc(physics_real, s), 4), "ci95": [round(lo, 4), round(hi, 4)]}
+        lo, hi = stats.bootstrap_auc(physics_real, s)
+        physics[name] = {"auc": round(stats.auc(physics_real, s), 4), "ci95": [round(lo, 4), round(hi, 4)]}
     out["physics_auc"] = {n: physics[n] for n in learned}
     # chapter 9's text-to-video model: same prompt (the caption of each real 16-frame clip), not same start
     prompted_real, prompted_fake, _ = tb.prompted_clips("test", cfg, seed=0)
     s_real, s_fake = det.physics_score(prompted_real), det.physics_score(prompted_fake)
-    lo, hi = det.bootstrap_auc(s_real, s_fake)
-    out["physics_auc"]["diffusion (ch9), same prompt"] = {"auc": round(det.auc(s_real, s_fake), 4),
+    lo, hi = stats.bootstrap_auc(s_real, s_fake)
+    out["physics_auc"]["diffusion (ch9), same prompt"] = {"auc": round(stats.auc(s_real, s_fake), 4),
                                                           "ci95": [round(lo, 4), round(hi, 4)], "clip_frames": 16}
     out["arms_race"] = {n: physics[n] for n in generators if n not in learned}
 
@@ -75,7 +76,7 @@ def main() -> dict:
         det.fit_detector(model, real["train"], gen[name]["train"], progress=False)
         detectors[name] = model
         s_real = det.detector_scores(model, real["test"])
-        matrix[name] = {test: round(det.auc(s_real, det.detector_scores(model, gen[test]["test"])), 3) for test in LEARNED_ON}
+        matrix[name] = {test: round(stats.auc(s_real, det.detector_scores(model, gen[test]["test"])), 3) for test in LEARNED_ON}
     out["learned_auc_matrix"] = {"rows": "trained on", "columns": "tested on", "auc": matrix}
 
     post = {}
@@ -84,8 +85,8 @@ def main() -> dict:
         row = {}
         for name in learned:
             g = tb.post_process(gen[name]["test"], transform, seed=2)
-            row[f"physics vs {name}"] = round(det.auc(det.physics_score(r), det.physics_score(g)), 3)
-            row[f"learned vs {name}"] = round(det.auc(det.detector_scores(detectors[name], r), det.detector_scores(detectors[name], g)), 3)
+            row[f"physics vs {name}"] = round(stats.auc(det.physics_score(r), det.physics_score(g)), 3)
+            row[f"learned vs {name}"] = round(stats.auc(det.detector_scores(detectors[name], r), det.detector_scores(detectors[name], g)), 3)
         post[transform] = row
     out["post_processing"] = post
 

@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from worldmodels import reference_run
+from worldmodels import registry
 from worldmodels.data import CANONICAL, THREE_BALLS, TRAIN_WORLD, generalization_splits, make_split
 from worldmodels.evaluation import COPY_LAST, ORACLE, evaluate, score_frames
 from worldmodels.oracle import naive_oracle_positions
@@ -104,8 +104,8 @@ def main(argv=None) -> dict:
     model, history = train_world_model(model_config, recipe, world, progress=sys.stderr.isatty())
     cpu = time.process_time() - cpu0
     if args.save:  # measure the stored (float16) weights, which later chapters load
-        reference_run.save(model, reference_run.REFERENCE_CHECKPOINT)
-        model = reference_run.load(reference_run.REFERENCE_CHECKPOINT)
+        registry.save("world_model", model, registry.get("world_model").reference)
+        model = registry.load("world_model")
     out = {
         "train_seconds": round(history.seconds, 1),
         "train_cpu_seconds": round(cpu, 1),
@@ -116,8 +116,9 @@ def main(argv=None) -> dict:
     }
     out.update(measure(model))
     if args.save:
-        record = reference_run.run_record(seed, record_configs(model_config, recipe, world), EVALUATION, out)
-        reference_run.save_record(record, reference_run.REFERENCE_RECORD)
+        record = registry.run_record("world_model", record_configs(model_config, recipe, world), seed=seed,
+                                     params=out["params"], evaluation=EVALUATION, metrics=out)
+        registry.save_record(record, registry.get("world_model").reference.with_suffix(".json"))
     print(json.dumps(out))
     return out
 

@@ -69,14 +69,16 @@ def test_sampler_shapes_and_seed():
 import os  # noqa: E402
 import time  # noqa: E402
 
+from worldmodels import registry  # noqa: E402
 from worldmodels import video_generation as vg  # noqa: E402
+from worldmodels import video_generation_training as vgt  # noqa: E402
 from worldmodels.training import n_parameters  # noqa: E402
 
 
 def test_reference_generator_loads_and_samples_quickly():
-    record = vg.load_record()
-    assert vg.CHECKPOINT.stat().st_size < 5e6
-    g = vg.load()
+    record = registry.load_record("diffusion")
+    assert registry.get("diffusion").reference.stat().st_size < 5e6
+    g = registry.load("diffusion")
     assert n_parameters(g) == record["params"] <= 2_000_000
     prompts = ["a ball moving upward leftward , fast"] * 16
     start = time.perf_counter()
@@ -91,11 +93,12 @@ def test_reference_generator_loads_and_samples_quickly():
         g.generate("a ball bouncing")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="retrains the reference run (~5-10 min on 2 cores); set WM_SLOW=1")
 def test_training_code_reproduces_the_reference_metrics():
-    record = vg.load_record()
+    record = registry.load_record("diffusion")
     torch.set_num_threads(2)
-    g, _ = vg.train_reference(vg.RecipeConfig(**record["recipe"]), DiTConfig(**record["dit_config"]), progress=False)
+    g, _ = vgt.train_reference(vgt.RecipeConfig(**record["recipe"]), DiTConfig(**record["dit_config"]), progress=False)
     measured = vg.reference_metrics(g)
     recorded = record["metrics"]
     for key in ("real_law_pass_rate", "roundtrip_law_pass_rate"):
@@ -113,7 +116,7 @@ def test_every_dit_parameter_gets_a_gradient_from_a_caption_batch():
     parts = np.stack([np.arange(12) % 4, np.arange(12) % 2, np.full(12, -1)], axis=1)
     for seed in range(3):  # with and without empty prompts in the batch
         model = DiT(SMALL)
-        batch = vg.caption_batches(latents, parts, 4, shard=(1, 2))(torch.Generator().manual_seed(seed))
+        batch = vgt.caption_batches(latents, parts, 4, shard=(1, 2))(torch.Generator().manual_seed(seed))
         assert batch[0].shape == (2, 4, 8)
         flow_matching_loss(model, batch).backward()
         missing = [name for name, p in model.named_parameters() if p.grad is None]

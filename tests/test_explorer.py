@@ -108,3 +108,13 @@ def test_widget_and_static_views():
     html = explorer.static_html(caption="c").data
     assert "data:image/gif;base64," in html
     assert explorer.plot_errors() is not None
+
+
+def test_recorded_models_of_the_registry_are_offered_by_name():
+    from worldmodels.explorer import reference_models, reference_world_model, registered_models
+
+    assert registered_models() == ["next_frame", "world_model"]  # the object model takes no pushes
+    assert list(reference_world_model()) == ["world model"]
+    models = reference_models("next_frame", "world_model")
+    assert list(models) == ["next-frame", "world model"]
+    assert Explorer(models=models, config=CONFIG).push(0.5, 0.0).imagined["next-frame"].shape == (1, 32, 32)

@@ -8,6 +8,7 @@ some of its cheats (rewriting the test files, writing outside the copy) only fai
 import csv
 import hashlib
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -66,11 +67,12 @@ def _sleepers() -> list[str]:
 
 
 @needs_sandbox
-def test_the_sandbox_refuses_network_and_writes_and_keeps_no_process(tmp_path):
-    from worldmodels.grading.grader import _bwrap_command
+def test_the_sandbox_mounts_only_what_the_run_needs(tmp_path):
+    from worldmodels.grading.sandbox import bwrap_command
 
-    scratch, hidden = tmp_path / "scratch", ROOT / "solutions"
-    scratch.mkdir()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "mine.txt").write_text("the student's file")
     server = HTTPServer(("127.0.0.1", 0), _Server)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     _Server.hits.clear()
@@ -81,13 +83,17 @@ def test_the_sandbox_refuses_network_and_writes_and_keeps_no_process(tmp_path):
         "except OSError as e:\n"
         "    print('network: refused', e.errno)\n"
         f"for path in [{str(ROOT / 'tests' / 'exercises' / 'ch01.py')!r}, '/outside.txt', 'inside.txt',\n"
-        f"             {str(tmp_path / 'outside.txt')!r}]:  # the last in the sandbox's own empty /tmp\n"
+        f"             '/submission/mine.txt', {str(ROOT / 'worldmodels' / 'planted.py')!r}]:\n"
         "    try:\n"
         "        open(path, 'a').close(); print('write: ok', os.path.basename(path))\n"
         "    except OSError:\n"
         "        print('write: refused', os.path.basename(path))\n"
-        f"print('hidden:', os.listdir({str(hidden)!r}))\n"
-        "print('pid:', os.getpid())\n"
+        f"for path in [{str(ROOT / 'solutions')!r}, {str(ROOT / 'tests')!r}, {str(ROOT / '.git')!r},\n"
+        f"             {str(tmp_path)!r}]:\n"
+        "    print('visible:' if os.path.exists(path) else 'absent:', path)\n"
+        f"print('repository:', sorted(os.listdir({str(ROOT)!r})))\n"
+        "print('uid:', os.getuid(), 'pid:', os.getpid())\n"
+        "print('copy:', open('/submission/mine.txt').read())\n"
         "if os.fork() == 0:\n"
         "    os.setsid()\n"
         f"    os.execv('/bin/sleep', ['sleep', {cheating.MARKER!r}])\n"
@@ -95,17 +101,20 @@ def test_the_sandbox_refuses_network_and_writes_and_keeps_no_process(tmp_path):
     )
     before = checksums(ROOT / "tests" / "exercises")
     try:
-        run = subprocess.run(_bwrap_command([sys.executable, "-I", "-c", script], scratch, [hidden]),
-                             cwd=scratch, capture_output=True, text=True, timeout=60)
+        run = subprocess.run(bwrap_command([sys.executable, "-I", "-c", script], copy, Path("/tmp/work")),
+                             capture_output=True, text=True, timeout=60)
     finally:
         server.shutdown()
     out = run.stdout
     assert "network: refused" in out and _Server.hits == [], out + run.stderr
     assert "write: refused ch01.py" in out and "write: refused outside.txt" in out and "write: ok inside.txt" in out
-    assert (scratch / "inside.txt").exists() and not Path("/outside.txt").exists()
-    assert "hidden: []" in out, "hidden folders are empty in the sandbox"
-    assert "pid: 1\n" not in out and "pid: " in out, "its own PID namespace (bwrap's init is pid 1)"
-    assert not (tmp_path / "outside.txt").exists() and checksums(ROOT / "tests" / "exercises") == before
+    assert "write: refused mine.txt" in out and "write: refused planted.py" in out
+    assert "visible:" not in out, "no solutions, tests, .git or grader's folders in the sandbox"
+    assert "repository: ['.venv', 'worldmodels']" in out, "only the virtual environment and the package"
+    assert "uid: 65534" in out and "pid: 1 " not in out, "nobody, in its own PID namespace (bwrap's init is 1)"
+    assert "copy: the student's file" in out
+    assert not Path("/outside.txt").exists() and not (ROOT / "worldmodels" / "planted.py").exists()
+    assert checksums(ROOT / "tests" / "exercises") == before
     assert _sleepers() == [], "a setsid'd child must not outlive the sandboxed process"
 
 
@@ -127,7 +136,7 @@ def test_cheating_corpus_scores_zero_and_changes_nothing(tmp_path):
         out = tmp_path / "grades.csv"
         code = main(["--solutions", str(solutions), "--tests", str(tests), "grade-class", str(submissions),
                      "--out", str(out), "--cell-timeout", "15", "--exercise-timeout", "5", "--jobs", "2",
-                     "--sandbox", "bwrap"])
+                     "--tmp-mb", "64", "--sandbox", "bwrap"])
     finally:
         server.shutdown()
     assert code == 0, "students' cheating must not make the grader fail"
@@ -138,6 +147,8 @@ def test_cheating_corpus_scores_zero_and_changes_nothing(tmp_path):
     assert _sleepers() == [], "a process the notebook started must not outlive its grading"
     rows = list(csv.DictReader(out.open()))
     assert [r["status"] for r in rows if r["student"] == "_run"] == ["bwrap"]
+    secrets = [v for k, v in os.environ.items() if len(v) > 8 and k in ("PATH", "HOME", "PWD")]
+    assert not any(v in r["reason"] for r in rows for v in secrets), "the grader's environment leaked into grades"
     got = {(r["student"], r["exercise"]): r for r in rows if r["student"] != "_run"}
     problems = corpus.expectation_problems(want, got)
     assert not problems, "\n".join(problems)

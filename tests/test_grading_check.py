@@ -17,7 +17,12 @@ def reflect(x, v, radius, size):
 
 
 def test_parse_id_rejects_bad_ids():
-    assert parse_id("ex12.3") == (12, 3)
+    assert parse_id("ex12.3") == ("12", 3)
+    assert parse_id("ex1.2") == ("01", 2)
+    assert parse_id("exA1.3") == ("A1", 3), "the appendix has ids of its own, apart from the chapters"
+    assert chapter_tests_path(parse_id("exA1.3")[0]).name == "chA1.py"
+    with pytest.raises(ValueError):
+        parse_id("exB.1")
     with pytest.raises(ValueError, match="ex1.2"):
         parse_id("exercise 1")
 

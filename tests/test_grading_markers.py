@@ -22,6 +22,7 @@ def test_marker_is_parsed_and_malformed_markers_are_rejected():
     assert marker_of("\n# EXERCISE ex2.10 (3 points)\ndef f(): pass") == ("ex2.10", 3.0)
     assert marker_of("# EXERCISE ex2.1 (1 point)") == ("ex2.1", 1.0)
     assert marker_of("x = 1\n# EXERCISE ex2.1 (1 point)") is None
+    assert marker_of("# EXERCISE exA1.2 (3 points)") == ("exA1.2", 3.0)  # the appendix
     with pytest.raises(ValueError, match="malformed exercise marker"):
         marker_of("# EXERCISE 2.1 two points")
 

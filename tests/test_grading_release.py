@@ -35,18 +35,28 @@ def _tests_with_a_hidden_one(tmp_path: Path) -> Path:
     return tests
 
 
-def test_the_grader_runs_hidden_tests_and_check_does_not(tmp_path, monkeypatch, capsys):
-    tests = _tests_with_a_hidden_one(tmp_path)
+def _wrong_where_the_hidden_test_looks(condition: str = "x == 29.0"):
+    """The solutions notebook of chapter 1 whose reflect is wrong only when `condition` holds (at x = 29)."""
     nb = nbformat.read(ROOT / "solutions" / NAME, as_version=4)
     cell = next(c for c in nb.cells if c.source.startswith("# EXERCISE ex1.1 "))
     cell.source = cell.source.replace("    x_new, high = x + v, size - radius\n",
-                                      "    if x == 29.0:\n        return x + v, v  # wrong only where the hidden test looks\n"
+                                      f"    if {condition}:\n        return x + v, v  # wrong only there\n"
                                       "    x_new, high = x + v, size - radius\n")
+    return nb, cell
+
+
+def _grade(tmp_path: Path, nb, tests: Path) -> dict:
     (tmp_path / "me").mkdir()
     nbformat.write(nb, tmp_path / "me" / NAME)
     expected = {NAME: course_exercises()[NAME]}
-    results = {r.exercise: r for r in grade_student(tmp_path / "me", "me", expected, Limits(cell_s=20, exercise_s=5),
-                                                    tests)}
+    return {r.exercise: r for r in grade_student(tmp_path / "me", "me", expected, Limits(cell_s=20, exercise_s=5),
+                                                 tests)}
+
+
+def test_the_grader_runs_hidden_tests_and_check_does_not(tmp_path, monkeypatch, capsys):
+    tests = _tests_with_a_hidden_one(tmp_path)
+    nb, cell = _wrong_where_the_hidden_test_looks()
+    results = _grade(tmp_path, nb, tests)
     assert results["ex1.1"].status != "passed" and "reflect_hidden_case" in results["ex1.1"].reason
     assert results["ex1.2"].status == "passed"
     monkeypatch.setenv(TESTS_ENV, str(tests))
@@ -55,6 +65,29 @@ def test_the_grader_runs_hidden_tests_and_check_does_not(tmp_path, monkeypatch, 
     check("ex1.1", ns=ns)
     out = capsys.readouterr().out
     assert out.startswith("ex1.1: all 4 tests passed") and "hidden" not in out
+
+
+def test_hidden_tests_of_a_remote_chapter_never_enter_the_students_process(tmp_path):
+    # chapter 1's tests run in the grader (REMOTE): a notebook that searches its frames and every object of
+    # its process for the hidden test's source, and would then fix reflect where that test looks, finds
+    # nothing (the same search finds it when the chapter's tests run in the student's process)
+    nb, _ = _wrong_where_the_hidden_test_looks("x == 29.0 and not FOUND")
+    nb.cells.insert(1, nbformat.v4.new_code_cell(
+        "import gc, sys\n"
+        "NAME = 'def ' + '_'.join(['reflect', 'hidden', 'case']) + '('  # not spelt out: this cell is here too\n"
+        "def _has(o, depth=0):\n"
+        "    if isinstance(o, str):\n"
+        "        return NAME in o and o is not NAME\n"
+        "    if depth > 3 or not isinstance(o, (tuple, list, dict)):\n"
+        "        return False\n"
+        "    return any(_has(x, depth + 1) for x in (o.values() if isinstance(o, dict) else o))\n"
+        "frames, frame = [], sys._getframe()\n"
+        "while frame is not None:\n"
+        "    frames.append(dict(frame.f_locals))\n"
+        "    frame = frame.f_back\n"
+        "FOUND = any(_has(o) for o in frames + gc.get_objects() if o is not globals())\n"))
+    results = _grade(tmp_path, nb, _tests_with_a_hidden_one(tmp_path))
+    assert results["ex1.1"].status != "passed" and "reflect_hidden_case: expected" in results["ex1.1"].reason
 
 
 def test_release_has_no_solutions_and_no_hidden_tests(tmp_path, capsys):

@@ -1,7 +1,9 @@
 """The set-ups without `make` that book/run_it_yourself.md documents, run for real on Linux.
 
-Slow (a fresh virtual environment each, a few minutes) and partly online, so they run only with
-WM_INSTALL_TEST=1 (`make install-test`):
+Two quick checks always run: `pyproject.toml` lists every third-party package the package imports, and
+make's set-up installs torch from PyTorch's CPU-only index with a quick fallback to the configured index.
+The others are slow (a fresh virtual environment each, a few minutes) and partly online, so they run only
+with WM_INSTALL_TEST=1 (`make install-test`):
 
 * `test_offline_install_from_the_wheelhouse`: a fresh venv installs the pinned requirements and the
   course package from `wheelhouse/linux_x86_64` (`make wheelhouse`) with `--no-index` (no network at
@@ -17,7 +19,9 @@ no PIP_* variables), so nothing but the wheelhouse can satisfy a requirement.
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,8 +33,37 @@ ROOT = Path(__file__).resolve().parents[1]
 WHEELHOUSE = Path(os.environ.get("WM_WHEELHOUSE", ROOT / "wheelhouse")) / "linux_x86_64"
 TORCH_CPU_INDEX = os.environ.get("TORCH_CPU_INDEX", "https://download.pytorch.org/whl/cpu")
 
-pytestmark = pytest.mark.skipif(not os.environ.get("WM_INSTALL_TEST"),
-                                reason="slow install tests: set WM_INSTALL_TEST=1 (make install-test)")
+install_test = pytest.mark.skipif(not os.environ.get("WM_INSTALL_TEST"),
+                                  reason="slow install tests: set WM_INSTALL_TEST=1 (make install-test)")
+# Import names that differ from the name pip installs.
+DISTRIBUTIONS = {"PIL": "pillow", "IPython": "ipython"}
+
+
+def test_pyproject_lists_every_package_the_course_imports():
+    import tomllib
+
+    declared = {re.split(r"[<>=\[ ;]", d)[0].lower()
+                for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    imported = set()
+    for path in (ROOT / "worldmodels").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "worldmodels"}
+    missing = sorted(DISTRIBUTIONS.get(name, name).lower() for name in third_party
+                     if DISTRIBUTIONS.get(name, name).lower() not in declared)
+    assert not missing, f"pyproject.toml's dependencies lack {missing}"
+
+
+def test_make_installs_the_cpu_torch_first_with_a_quick_fallback():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("$(STAMP): requirements.txt"):makefile.index("touch $(STAMP)")]
+    first, fallback = recipe.index("--index-url $(TORCH_CPU_INDEX)"), recipe.index("|| {")
+    assert "TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu" in makefile
+    assert "--retries 0" in recipe and "--timeout 10" in recipe
+    assert first < fallback < recipe.index("-r requirements.txt"), "torch first, then the fallback, then the pins"
 
 
 def _base_python() -> str:
@@ -58,6 +91,7 @@ def _clean_env(venv: Path, offline: bool) -> dict:
     return env
 
 
+@install_test
 def test_offline_install_from_the_wheelhouse(tmp_path):
     if not WHEELHOUSE.is_dir():
         pytest.fail(f"no wheelhouse at {WHEELHOUSE}: run `make wheelhouse` (or `make install-test`) first")
@@ -77,6 +111,7 @@ def test_offline_install_from_the_wheelhouse(tmp_path):
     assert (tmp_path / "out" / Path(notebook).name).exists()
 
 
+@install_test
 def test_documented_pip_setup(tmp_path):
     venv = tmp_path / "venv"
     env = _clean_env(venv, offline=False)

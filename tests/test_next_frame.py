@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from worldmodels import next_frame as nf
+from worldmodels import next_frame_training as nft
 from worldmodels.data import make_split
 
 SMALL = nf.PredictorConfig(n_input=2, channels=8, n_layers=3)
@@ -19,7 +20,7 @@ def test_shapes_and_config_validation():
     with pytest.raises(ValueError, match="n_layers"):
         nf.PredictorConfig(n_layers=1)
     with pytest.raises(ValueError, match="rollout_steps"):
-        nf.FitConfig(rollout_steps=0)
+        nft.FitConfig(rollout_steps=0)
 
 
 def test_rollout_feeds_predictions_back():
@@ -61,10 +62,10 @@ def test_fit_learns_something_quickly():
     torch.manual_seed(0)
     videos = make_split("train", 64, 12, seed=0)
     model = nf.ConvPredictor(SMALL)
-    history = nf.fit(model, videos.frames, nf.FitConfig(steps=60, batch_size=16, lr=3e-3), progress=False,
+    history = nft.fit(model, videos.frames, nft.FitConfig(steps=60, batch_size=16, lr=3e-3), progress=False,
                      val_frames=videos.frames[:16])
     assert np.mean(history.train_loss[-10:]) < 0.5 * np.mean(history.train_loss[:3])
-    history = nf.fit(model, videos.frames, nf.FitConfig(steps=3, batch_size=4, rollout_steps=3), progress=False)
+    history = nft.fit(model, videos.frames, nft.FitConfig(steps=3, batch_size=4, rollout_steps=3), progress=False)
     assert len(history.train_loss) == 3
 
 
@@ -82,8 +83,8 @@ def test_as_predictor_matches_the_harness_interface():
 
 def test_chapter_recipe_compares_like_with_like():
     # the two continuations of the chapter predict the same number of frames per step, for as many steps
-    tf, ro = nf.CONTINUE_TEACHER_FORCING, nf.CONTINUE_ROLLOUT
+    tf, ro = nft.CONTINUE_TEACHER_FORCING, nft.CONTINUE_ROLLOUT
     assert tf.rollout_steps == 1 and ro.rollout_steps > 1
     assert tf.batch_size == ro.batch_size * ro.rollout_steps
     assert (tf.steps, tf.lr) == (ro.steps, ro.lr)
-    assert nf.TEACHER_FORCING.rollout_steps == 1
+    assert nft.TEACHER_FORCING.rollout_steps == 1

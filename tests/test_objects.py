@@ -9,9 +9,9 @@ import torch
 
 from worldmodels.data import THREE_BALLS, make_split
 from worldmodels.objects import (ObjectModel, ObjectModelConfig, as_predictor, count_balls, dynamics_loss, pairwise_sum,
-                                 reflect_off_walls, unfolded_velocity)
+                                 unfolded_velocity)
 from worldmodels.reference_run import recorded_errors
-from worldmodels.object_training import OBJECT_RECIPE, configs_from_record, record_configs, train_object_model
+from worldmodels.objects_training import OBJECT_RECIPE, configs_from_record, record_configs, train_object_model
 from worldmodels.training import TrainConfig, n_parameters
 
 TINY = ObjectModelConfig(hidden=16, vel_hidden=8)
@@ -94,16 +94,12 @@ def test_loss_shapes_errors_and_training_is_deterministic_and_learns():
     assert np.mean(history.train_loss[-5:]) < 0.9 * np.mean(history.train_loss[:5])
 
 
-def test_walls_and_velocity_unfolding_match_the_oracle():
-    from worldmodels.oracle import estimate_velocity, wall_step
+def test_velocity_unfolding_matches_the_oracle():
+    from worldmodels.oracle import estimate_velocity
 
     videos = make_split("val", 32, 12, THREE_BALLS, seed=0)
     ours = unfolded_velocity(torch.from_numpy(videos.positions[:, 7:10]), 3.0, 29.0).numpy()
     assert np.allclose(ours, estimate_velocity(videos.positions[:, 7:10], THREE_BALLS), atol=1e-6)
-    p, v = videos.positions[:, 9], videos.velocities[:, 9]
-    folded, flipped = reflect_off_walls(torch.from_numpy(p + v), torch.from_numpy(v), 3.0, 29.0)
-    expected_p, expected_v = wall_step(p, v, 3.0, 29.0)
-    assert np.allclose(folded.numpy(), expected_p) and np.allclose(flipped.numpy(), expected_v)
 
 
 def test_predictor_counts_balls_and_follows_the_harness_interface():
@@ -129,11 +125,11 @@ def test_configs_survive_the_json_record():
 
 
 def test_reference_checkpoint_is_small_and_reproduces_its_record():
-    from worldmodels.reference_run import OBJECT_CHECKPOINT, OBJECT_RECORD, load_object_model, load_record
+    from worldmodels import registry
 
-    record = load_record(OBJECT_RECORD)
-    assert OBJECT_CHECKPOINT.stat().st_size < 1e6
-    model = load_object_model()
+    record = registry.load_record("object_model")
+    assert registry.get("object_model").reference.stat().st_size < 1e6
+    model = registry.load("object_model")
     assert n_parameters(model) == record["params"] <= 200_000
     torch.set_num_threads(2)
     measured = recorded_errors(as_predictor(model), record, THREE_BALLS)
@@ -141,11 +137,12 @@ def test_reference_checkpoint_is_small_and_reproduces_its_record():
         assert value == pytest.approx(record["metrics"]["model_error_px"][k], abs=2e-3), f"k={k}"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="retrains the object model's reference run (~2 min on 2 quiet cores); set WM_SLOW=1")
 def test_training_code_reproduces_the_reference_metrics():
-    from worldmodels.reference_run import OBJECT_RECORD, load_record
+    from worldmodels import registry
 
-    record = load_record(OBJECT_RECORD)
+    record = registry.load_record("object_model")
     model_config, recipe, world = configs_from_record(record)
     torch.set_num_threads(2)
     model, _ = train_object_model(model_config, recipe, world, progress=False)

@@ -2,16 +2,8 @@ import numpy as np
 import pytest
 
 from worldmodels.data import CANONICAL, THREE_BALLS, make_split
-from worldmodels.oracle import estimate_velocity, naive_oracle_positions, oracle_positions, reflect, wall_step
+from worldmodels.oracle import estimate_velocity, naive_oracle_positions, oracle_positions
 from worldmodels.physics import simulate
-
-
-def test_reflect_folds_into_the_box():
-    u = np.array([3.0, 29.0, 30.0, 2.0, 29.0 + 26.0 + 1.0, -30.0])
-    out = reflect(u, 3.0, 29.0)
-    assert np.allclose(out, [3.0, 29.0, 28.0, 4.0, 4.0, 22.0])
-    with pytest.raises(ValueError):
-        reflect(u, 5.0, 5.0)
 
 
 def test_oracle_is_exact_on_one_ball_from_true_positions():
@@ -54,12 +46,10 @@ def test_naive_oracle_uses_the_last_two_positions():
         naive_oracle_positions(pos[:, :1], 5, CANONICAL)
 
 
-def test_estimate_velocity_sees_bounces_and_wall_step_reflects():
+def test_estimate_velocity_sees_bounces():
     traj = simulate(CANONICAL, 300, 12, seed=5)
     v = estimate_velocity(traj.positions[:, :10], CANONICAL)
     assert np.abs(v - traj.velocities[:, 9]).max() < 1e-9
-    p, v = wall_step(np.array([28.0]), np.array([2.0]), 3.0, 29.0)
-    assert np.allclose(p, [28.0]) and np.allclose(v, [-2.0])
 
 
 def test_oracle_rejects_bad_arguments():

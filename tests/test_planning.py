@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from worldmodels.physics import WorldConfig
+from worldmodels.imagined_experience import FeedbackPolicy, future_dataset, knn_predict, policy_return
 from worldmodels.planning import (
-    FeedbackPolicy,
+    CEMRound,
     Observation,
     PlannerConfig,
     ReachTask,
@@ -17,19 +18,15 @@ from worldmodels.planning import (
     cem_plan,
     cem_update,
     clip_pushes,
-    future_dataset,
-    knn_predict,
     learned_model,
     make_starts,
     objective,
-    policy_return,
     random_shooting_plan,
     run_mpc,
     simulator_model,
-    spearman,
-    wilson_interval,
 )
 from worldmodels.render import render
+from worldmodels.stats import spearman, wilson_interval
 from worldmodels.world_model import WorldModel, WorldModelConfig
 
 TINY = WorldModelConfig(context=4, latent=8, enc_hidden=16, dyn_hidden=16, dec_hidden=16)
@@ -56,6 +53,25 @@ def test_cem_with_the_simulator_finds_a_known_optimum():
     plan = cem_plan(simulator_model(free.world), obs, target, 1, free, np.random.default_rng(0),
                     PlannerConfig(population=64, iterations=6, elites=8))
     assert np.allclose(plan[0, 0], [1.0, 0.0], atol=0.05), plan
+
+
+def test_cem_rounds_can_be_watched_without_changing_the_plan():
+    task = ReachTask()
+    starts = make_starts(task, 3, seed=3)
+    model, config = simulator_model(task.world), PlannerConfig(population=20, iterations=3, elites=4)
+    plan = cem_plan(model, starts.observation, starts.targets, 5, task, np.random.default_rng(0), config)
+    rounds = []
+    watched = cem_plan(model, starts.observation, starts.targets, 5, task, np.random.default_rng(0), config,
+                       on_round=rounds.append)
+    assert np.array_equal(plan, watched) and [r.round for r in rounds] == [0, 1, 2]
+    first = rounds[0]
+    assert isinstance(first, CEMRound) and first.samples.shape == (3, 20, 5, 2) and first.endings.shape == (3, 20, 2)
+    assert np.array_equal(first.mean, np.zeros((3, 5, 2))) and np.all(first.std == config.init_std)
+    assert np.array_equal(first.samples[:, 0], first.mean)  # the current mean always competes
+    assert np.array_equal(first.costs, objective(first.endings, starts.targets, first.samples, task.energy_weight))
+    assert np.array_equal(rounds[1].mean, cem_update(first.samples, first.costs, config.elites)[0])
+    one = starts[:1]
+    assert len(one) == 1 and np.array_equal(one.observation.frames, starts.observation.frames[:1])
 
 
 def test_cem_beats_random_shooting_on_the_same_budget():
@@ -95,16 +111,6 @@ def test_cem_update_keeps_the_best_samples():
     costs = np.array([[3.0, 0.0, 2.0, 1.0]])  # the best two are samples 1 and 3
     mean, std = cem_update(samples, costs, 2)
     assert np.allclose(mean, 2.0) and np.allclose(std, 1.0)
-
-
-def test_wilson_interval_and_spearman_known_values():
-    lo, hi = wilson_interval(5, 10)
-    assert abs(lo - 0.2366) < 1e-3 and abs(hi - 0.7634) < 1e-3
-    lo, hi = wilson_interval(10, 10)
-    assert hi == 1.0 and abs(lo - 0.7225) < 1e-3  # never a zero-width interval at 100 %
-    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
-    assert spearman([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
 
 
 def test_policy_return_in_the_world_and_in_imagination():
@@ -156,8 +162,6 @@ def test_bad_arguments_raise_value_errors():
         run_mpc(task, starts, None, "cem")
     with pytest.raises(ValueError, match="pushes must have shape"):
         simulator_model(task.world)(starts.observation, np.zeros((2, 3, 2)))
-    with pytest.raises(ValueError, match="successes"):
-        wilson_interval(11, 10)
     with pytest.raises(ValueError, match="horizon"):
         cem_plan(simulator_model(task.world), starts.observation, starts.targets, 0, task, np.random.default_rng(0))
     with pytest.raises(ValueError, match="init_mean"):
@@ -185,14 +189,15 @@ def test_recorded_bench_results_are_complete_and_consistent():
     assert rec["rank_correlation"] == pytest.approx(spearman(rec["ranking"]["imagined_return"], rec["ranking"]["real_return"]), abs=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="reruns bench/planning.py (~5 min on 2 busy cores); set WM_SLOW=1")
 def test_bench_reproduces_the_recorded_results():
     spec = importlib.util.spec_from_file_location("bench_planning", RESULTS.parents[2] / "bench" / "planning.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    from worldmodels.reference_run import load
+    from worldmodels.registry import load
 
-    rec, out = json.loads(RESULTS.read_text()), bench.measure(load())
+    rec, out = json.loads(RESULTS.read_text()), bench.measure(load("world_model"))
     for name, row in rec["success"].items():  # a planning decision is an argmin: a few episodes may flip
         assert abs(out["success"][name]["rate"] - row["rate"]) <= 0.03, (name, out["success"][name], row)
     assert abs(out["rank_correlation"] - rec["rank_correlation"]) <= 0.05

@@ -3,7 +3,8 @@ import os
 import numpy as np
 import pytest
 
-from worldmodels import reference_run
+from worldmodels import next_frame_training as nft
+from worldmodels import registry
 from worldmodels import testbed as tb
 
 SMALL = tb.TestBedConfig(n_clips=8, context=10, length=20)
@@ -56,16 +57,17 @@ def test_every_registered_generator_loads_and_generates():
 
 
 def test_recorded_next_frame_predictor_reproduces_its_record():
-    record = reference_run.load_record(reference_run.NEXT_FRAME_RECORD)
-    measured = tb.next_frame_metrics(reference_run.load_next_frame())
+    record = registry.load_record("next_frame")
+    measured = nft.next_frame_metrics(registry.load("next_frame"))
     for k, value in measured.items():
         assert value == pytest.approx(record["metrics"]["model_error_px"][k], abs=1e-3), f"k={k}"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="retrains chapter 4's predictor (~1.5 min on 2 quiet cores); set WM_SLOW=1")
 def test_recording_code_reproduces_the_recorded_next_frame_predictor(tmp_path):
-    record = reference_run.load_record(reference_run.NEXT_FRAME_RECORD)
-    _, fresh = tb.record_next_frame(tmp_path / "next_frame.pt", progress=False)
+    record = registry.load_record("next_frame")
+    _, fresh = nft.record_next_frame(tmp_path / "next_frame.pt", progress=False)
     for k, value in fresh["metrics"]["model_error_px"].items():
         recorded = record["metrics"]["model_error_px"][k]
         # same code, seed and thread count: equal up to float16 storage and platform rounding
@@ -73,10 +75,8 @@ def test_recording_code_reproduces_the_recorded_next_frame_predictor(tmp_path):
 
 
 def test_prompted_clips_same_prompt_mode():
-    from worldmodels import video_generation as vg
-
     config = tb.TestBedConfig(n_clips=4, context=10, length=16)
-    g = vg.load()
+    g = registry.load("diffusion")
     real, fake, prompts = tb.prompted_clips("test", config, seed=1, generator=g)
     assert real.shape == fake.shape == (4, 16, 32, 32) and len(prompts) == 4
     assert fake.min() >= 0 and fake.max() <= 1

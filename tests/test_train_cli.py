@@ -6,15 +6,13 @@ the `tiny` preset. The whole file takes tens of seconds on 2 cores.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
+from worldmodels import registry
 from worldmodels import train as cli
-from worldmodels.world_model_training import TrainingRecipe, window_batches
+from worldmodels.world_model_training import TrainingRecipe, mixed_ball_pool, presets, window_batches
 from worldmodels.data import TRAIN_WORLD
 from worldmodels.training import TrainConfig
 
@@ -26,7 +24,7 @@ DDP_TOLERANCE = 1e-4
 
 
 def _weights(out):
-    return torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    return cli.saved_weights(out)
 
 
 def _max_abs_diff(a, b):
@@ -47,14 +45,10 @@ def one_process(tmp_path_factory):
 
 
 def _two_processes(model: str, steps: str, out) -> dict:
-    """The tiny preset of `model` under torchrun with 2 gloo processes of 1 thread; its summary."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "worldmodels.train", model, "--config", "tiny", "--steps", steps, "--device", "cpu",
-           "--threads", "1", "--out", str(out)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]  # DDP errors if a parameter got no gradient
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    """The tiny preset of `model` under torchrun with 2 gloo processes of 1 thread; its summary (a failed
+    run raises with its stderr: DDP errors if a parameter got no gradient)."""
+    summary = cli.run_command(model, "--config", "tiny", "--steps", steps, out=out, processes=2, passive=True,
+                              timeout=300)
     assert summary["world_size"] == 2
     return summary
 
@@ -101,19 +95,17 @@ def test_big_gpu_config_runs_a_few_steps_on_cpu(tmp_path):
     config.write_text(json.dumps({"base": "big", "recipe": {"batch_size": 4, "pool_sequences": 8}}))
     summary = cli.main(["world_model", "--config", str(config), "--steps", "2", "--device", "cpu", "--out", str(tmp_path)])
     assert summary["steps"] == 2 and summary["mixed_precision"] is False
-    from worldmodels.reference_run import load
-
-    model = load(tmp_path / "model.pt")
+    model = registry.load("world_model", tmp_path / "model.pt")
     assert model.config.size == 64 and sum(p.numel() for p in model.parameters()) > 10_000_000
 
 
 def test_big_pool_mixes_three_to_six_balls():
     from worldmodels.physics import WorldConfig
 
-    big = cli._world_model_presets()["big"]
+    big = presets()["big"]
     world = WorldConfig(**{**big["world"], "speed_ranges": tuple(map(tuple, big["world"]["speed_ranges"]))})
     recipe = TrainingRecipe(optim=TrainConfig(steps=2), pool_sequences=8, pool_frames=24)
-    positions, actions = cli._mixed_ball_pool(world, recipe, big["min_balls"])
+    positions, actions = mixed_ball_pool(world, recipe, big["min_balls"])
     assert positions.shape == (8, 24, 6, 2) and actions.shape == (8, 24, 2)
     visible = (positions[:, 0] >= 0).all(dim=-1).sum(dim=-1)  # balls inside the box per sequence
     assert sorted(set(visible.tolist())) == [3, 4, 5, 6]
@@ -186,7 +178,7 @@ def test_training_loop_resumes_bit_for_bit_and_checks_its_hooks():
 
 # ----------------------------------------------------------------------------- chapter 7's object model
 
-OBJECT_STEPS = "6"  # 3 renderer steps, then 3 dynamics steps
+OBJECT_STEPS = "6"  # the tiny preset's 5:15 split (registry.split_steps): 2 renderer steps, then 4 dynamics steps
 # After 6 steps, 2 processes differ from 1 by ~2e-5 (measured) in every parameter but one: heat.bias, the
 # heatmap's overall scale, which the soft k-means nearly normalises away. Its gradient is round-off noise,
 # which Adam scales up towards steps of the learning rate (1e-2 in the renderer stage): 4e-4 after 6
@@ -204,27 +196,26 @@ def _run_object(out, *extra):
 def one_object_process(tmp_path_factory):
     out = tmp_path_factory.mktemp("object_one")
     summary = _run_object(out)
-    assert summary["steps"] == int(OBJECT_STEPS) // 2  # the History counts the dynamics stage
+    assert summary["steps"] == 4  # the History counts the dynamics stage
     return out
 
 
 def test_object_model_is_registered_and_its_presets_build():
-    from worldmodels.object_training import OBJECT_RECIPE, configs_from_record
+    from worldmodels.objects_training import OBJECT_RECIPE, configs_from_record, train_from_config
 
     presets = cli.MODELS["object_model"].presets()
     assert list(presets) == ["chapter7", "tiny"]
     _, recipe, world = configs_from_record(presets["chapter7"])
     assert recipe == OBJECT_RECIPE and world.n_balls == 3 and presets["chapter7"]["render_steps"] == 60
+    record = registry.load_record("object_model")  # the chapter7 preset is the recorded reference run
+    assert json.loads(json.dumps(presets["chapter7"])) == {k: record[k] for k in presets["chapter7"]}
     with pytest.raises(ValueError, match="--steps must be >= 2"):
-        cli.run_object_model(presets["tiny"], steps=1, progress=False)
+        train_from_config(presets["tiny"], steps=1, progress=False)
 
 
 def test_object_model_trains_and_saves_a_loadable_model(one_object_process):
-    from worldmodels.objects import ObjectModel, ObjectModelConfig
-
-    saved = torch.load(one_object_process / "model.pt", weights_only=True)
-    model = ObjectModel(ObjectModelConfig(**saved["config"]))
-    model.load_state_dict(saved["state_dict"])
+    model = registry.load("object_model", one_object_process / "model.pt")
+    assert model.config.hidden == 16
     assert json.loads((one_object_process / "run.json").read_text())["model"] == "object_model"
 
 
@@ -241,7 +232,7 @@ def test_object_model_resumed_run_matches_an_uninterrupted_one(one_object_proces
     stopped = _run_object(tmp_path, "--stop-after", "2")  # in the dynamics stage
     assert stopped["interrupted_at_step"] == 2
     resumed = _run_object(tmp_path, "--resume")
-    assert resumed["resumed_from"] == 2 and resumed["steps_this_run"] == 1
+    assert resumed["resumed_from"] == 2 and resumed["steps_this_run"] == 2
     assert _max_abs_diff(_weights(one_object_process), _weights(tmp_path)) == 0.0  # bit for bit
 
 
@@ -266,27 +257,23 @@ def one_diffusion_process(tmp_path_factory):
 
 
 def test_diffusion_is_registered_and_its_presets_build():
-    from worldmodels import video_generation as vg
+    from worldmodels.video_generation_training import RecipeConfig
 
     presets = cli.MODELS["diffusion"].presets()
     assert list(presets) == ["chapter9", "tiny"]
-    record = vg.load_record()  # the chapter9 preset is the recorded reference run
-    assert presets["chapter9"]["recipe"] == {**record["recipe"], "warmup_steps": 100}
-    assert presets["chapter9"]["dit_config"] == record["dit_config"]
-    assert presets["chapter9"]["ae_config"] == record["ae_config"]
+    record = registry.load_record("diffusion")  # the chapter9 preset is the recorded reference run
+    assert presets["chapter9"] == {k: record[k] for k in presets["chapter9"]}
     json.dumps(presets)  # JSON-able, as run.json stores it
-    recipe = cli._split_steps(vg.RecipeConfig(), 400)  # 1500:2500 of the recipe
+    recipe = RecipeConfig().with_steps(400)  # 1500:2500 of the recipe
     assert (recipe.ae_steps, recipe.dit_steps, recipe.warmup_steps) == (150, 250, 75)
-    recipe = cli._split_steps(vg.RecipeConfig(), 2)
+    recipe = RecipeConfig().with_steps(2)
     assert (recipe.ae_steps, recipe.dit_steps, recipe.warmup_steps) == (1, 1, 0)
 
 
 def test_diffusion_trains_and_saves_a_loadable_generator(one_diffusion_process):
     import numpy as np
 
-    from worldmodels import video_generation as vg
-
-    g = vg.load(one_diffusion_process / "model.pt")
+    g = registry.load("diffusion", one_diffusion_process / "model.pt")
     assert g.dit.config.width == 16 and g.sample_steps == 4
     frames = g.generate(["a ball moving upward leftward , fast", ""], n_frames=16, seed=0)
     assert frames.shape == (2, 16, 32, 32) and frames.dtype == np.float32
@@ -323,7 +310,7 @@ def test_diffusion_resumed_run_matches_an_uninterrupted_one(one_diffusion_proces
 def test_caption_batch_shards_add_up_to_the_global_batch():
     import numpy as np
 
-    from worldmodels.video_generation import caption_batches
+    from worldmodels.video_generation_training import caption_batches
 
     latents = torch.randn(20, 4, 8)
     parts = np.stack([np.arange(20) % 4, np.arange(20) % 2, np.arange(20) % 5 - 1], axis=1)
@@ -337,20 +324,36 @@ def test_caption_batch_shards_add_up_to_the_global_batch():
 
 
 def test_diffusion_bad_input_gives_clear_errors(tmp_path):
-    from worldmodels import video_generation as vg
+    from worldmodels import video_generation_training as vgt
+    from worldmodels.registry import merge_config
 
     tiny = cli.MODELS["diffusion"].presets()["tiny"]
     with pytest.raises(ValueError, match="--steps must be >= 2"):
         cli.main(["diffusion", "--config", "tiny", "--steps", "1", "--device", "cpu", "--out", str(tmp_path)])
     with pytest.raises(ValueError, match="world_size dividing batch_size"):  # 3 processes cannot split 16 rows
-        cli.run_diffusion(tiny, steps=None, shard=(0, 3), progress=False)
+        vgt.train_from_config(tiny, shard=(0, 3), progress=False)
     typo = tmp_path / "typo.json"
     typo.write_text(json.dumps({"base": "tiny", "recipe": {"nclips": 10}}))
     with pytest.raises(ValueError, match=r"recipe has unknown keys \['nclips'\]"):
         cli.main(["diffusion", "--config", str(typo), "--device", "cpu", "--out", str(tmp_path)])
     with pytest.raises(ValueError, match="warmup_steps must be in"):
-        cli.run_diffusion(cli._merge(tiny, {"recipe": {"warmup_steps": 10}}), steps=None, progress=False)
+        vgt.train_from_config(merge_config(tiny, {"recipe": {"warmup_steps": 10}}), progress=False)
     with pytest.raises(ValueError, match="denoiser-stage checkpoint"):
-        vg.train_generator(vg.RecipeConfig(**tiny["recipe"]), progress=False, resume={"step": 1})
+        vgt.train_generator(vgt.RecipeConfig(**tiny["recipe"]), progress=False, resume={"step": 1})
     with pytest.raises(ValueError, match="must match"):  # the DiT's tokens are the latent's
-        cli.run_diffusion(cli._merge(tiny, {"dit_config": {"n_tokens": 5}}), steps=None, progress=False)
+        vgt.train_from_config(merge_config(tiny, {"dit_config": {"n_tokens": 5}}), progress=False)
+
+
+# --------------------------------------------------------------------- chapter 4's next-frame predictor
+
+
+def test_next_frame_trains_saves_and_resumes_bit_for_bit(tmp_path):
+    one = _run(tmp_path / "one", model="next_frame", steps="4")  # tiny's 6:4 stages: 2 teacher forcing, 2 rollout
+    assert one["steps"] == 2  # the History counts the last stage
+    model = registry.load("next_frame", tmp_path / "one" / "model.pt")
+    assert model.config.channels == 8
+    stopped = _run(tmp_path / "resumed", "--stop-after", "1", model="next_frame", steps="4")
+    assert stopped["interrupted_at_step"] == 1
+    resumed = _run(tmp_path / "resumed", "--resume", model="next_frame", steps="4")
+    assert resumed["resumed_from"] == 1 and resumed["steps_this_run"] == 1
+    assert _max_abs_diff(_weights(tmp_path / "one"), _weights(tmp_path / "resumed")) == 0.0

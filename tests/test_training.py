@@ -75,3 +75,27 @@ def test_validation_loss_runs_in_eval_mode_and_restores_the_mode():
     model.train()
     assert validation_loss(model, lambda m, b: m(b).sum(), x) == 100.0  # dropout off
     assert model.training
+
+
+def test_scaling_options_leave_a_cpu_run_unchanged():
+    """device, checkpoints and elapsed (worldmodels.scaling) change no weight and no loss of a CPU run."""
+    x = torch.randn(32, 2, generator=torch.Generator().manual_seed(1))
+    fn = lambda m, b: m(b[0]).pow(2).mean()
+
+    def run(**scaling):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(2, 1)
+        history = train(model, fn, batch_sampler(x, batch_size=8), TrainConfig(steps=12, eval_every=5),
+                        val_batch=(x,), progress=False, **scaling)
+        return model, history
+
+    plain, plain_history = run()
+    states = []
+    scaled, history = run(device="cpu", checkpoint=states.append, checkpoint_every=5, elapsed=100.0)
+    assert torch.equal(plain.weight, scaled.weight) and plain_history.train_loss == history.train_loss
+    assert plain_history.val_loss == history.val_loss and [s["step"] for s in states] == [5, 10, 12]
+    assert history.seconds >= 100.0 and states[0]["history"]["seconds"] >= 100.0
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        run(checkpoint_every=-1)
+    with pytest.raises(TypeError):
+        run(devices="cpu")

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from worldmodels.transformer import GPT, GPTConfig, sample_from_logits
+from worldmodels.transformer import GPT, GPTConfig, lm_loss, sample_from_logits
 
 
 def small(**kw):
@@ -18,6 +18,15 @@ def test_output_shapes_and_loss():
     assert logits.shape == (3, 8, 11) and loss is None
     logits, loss = model(idx[:, :5], idx[:, :5])
     assert logits.shape == (3, 5, 11) and loss.shape == ()
+
+
+def test_lm_loss_is_the_models_own_loss_for_the_bigram_and_the_transformer():
+    from worldmodels.bigram import NeuralBigram
+
+    idx = torch.randint(0, 11, (3, 6), generator=torch.Generator().manual_seed(0))
+    for model in (small(), NeuralBigram(11)):
+        assert torch.equal(lm_loss(model, (idx[:, :-1], idx[:, 1:])), model(idx[:, :-1], idx[:, 1:])[1])
+    assert math.isclose(lm_loss(NeuralBigram(11), (idx, idx)).item(), math.log(11), rel_tol=1e-6)
 
 
 def test_causality_later_tokens_never_change_earlier_logits():

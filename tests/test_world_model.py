@@ -7,7 +7,8 @@ import torch
 
 from worldmodels.data import CANONICAL, make_split
 from worldmodels.data import TRAIN_WORLD
-from worldmodels.reference_run import REFERENCE_CHECKPOINT, load, load_record, recorded_errors, save
+from worldmodels import registry
+from worldmodels.reference_run import recorded_errors
 from worldmodels.training import TrainConfig, n_parameters
 from worldmodels.world_model import WorldModel, WorldModelConfig, as_predictor, rollout_loss
 from worldmodels.world_model_training import TrainingRecipe, configs_from_record, record_configs, train_world_model
@@ -104,23 +105,23 @@ def test_train_rejects_a_world_of_another_size():
 def test_save_and_load_round_trip(tmp_path):
     torch.manual_seed(0)
     model = WorldModel(TINY)
-    save(model, tmp_path / "m.pt", record={"seed": 0})
-    back = load(tmp_path / "m.pt")
+    registry.save("world_model", model, tmp_path / "m.pt", record={"seed": 0})  # float16, as the reference run
+    back = registry.load("world_model", tmp_path / "m.pt")
     frames = torch.rand(2, 3, 32, 32)
     assert back.config == TINY
     assert torch.allclose(back.predict(frames, torch.zeros(2, 3, 2)), model.predict(frames, torch.zeros(2, 3, 2)), atol=2e-3)
     assert (tmp_path / "m.json").exists()
     with pytest.raises(ValueError, match="no checkpoint"):
-        load(tmp_path / "missing.pt")
+        registry.load("world_model", tmp_path / "missing.pt")
 
 
 # ------------------------------------------------------------------------------------ the reference run
 
 
 def test_reference_checkpoint_is_small_and_reproduces_its_record():
-    record = load_record()
-    assert REFERENCE_CHECKPOINT.stat().st_size < 5e6
-    model = load()
+    record = registry.load_record("world_model")
+    assert registry.get("world_model").reference.stat().st_size < 5e6
+    model = registry.load("world_model")
     assert n_parameters(model) == record["params"] <= 2_000_000
     torch.set_num_threads(2)
     measured = recorded_errors(as_predictor(model), record, CANONICAL)
@@ -128,9 +129,10 @@ def test_reference_checkpoint_is_small_and_reproduces_its_record():
         assert value == pytest.approx(record["metrics"]["model_error_px"][k], abs=1e-3), f"k={k}"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="retrains the reference run (~1.5 min on 2 quiet cores); set WM_SLOW=1")
 def test_training_code_reproduces_the_reference_metrics():
-    record = load_record()
+    record = registry.load_record("world_model")
     model_config, recipe, world = configs_from_record(record)
     torch.set_num_threads(2)
     model, _ = train_world_model(model_config, recipe, world, progress=False)

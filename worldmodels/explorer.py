@@ -14,7 +14,9 @@ frame and the true ball.
 
 Any predictor of the evaluation harness plugs in (worldmodels.evaluation: `(context (B, C, H, W),
 actions (B, C + K, 2), horizon K) -> frames (B, K, H, W)`), so a later chapter's model joins with one
-argument: ``Explorer(models={"world model": wm.as_predictor(m5), "object model": as_predictor(m7)})``.
+argument: ``Explorer(models={"world model": wm.as_predictor(m5), "object model": as_predictor(m7)})``, and every
+recorded model of worldmodels.registry by name: ``Explorer(models=reference_models("world_model", "object_model"))``
+(`registered_models()` lists them).
 Each update re-imagines the whole sequence (at most `max_steps` frames): a few milliseconds for the
 chapter-5 model on a laptop CPU; the widget shows the time the last update took.
 """
@@ -60,12 +62,26 @@ class ExplorerConfig:
             raise ValueError(f"push_size must be a finite number >= 0 (px/frame), got {self.push_size!r}")
 
 
+def registered_models() -> list[str]:
+    """The names of the models the explorer can load (registry.load_predictor): every model of
+    worldmodels.registry with a harness adapter, a recorded run and room for pushes, including any
+    registered later."""
+    from . import registry
+
+    return [spec.name for spec in registry.recorded_predictors().values() if spec.takes_actions]
+
+
+def reference_models(*names: str) -> dict[str, Predictor]:
+    """{label: harness predictor} of registered models' recorded runs, e.g. reference_models("world_model",
+    "object_model"): the `models` argument of Explorer."""
+    from . import registry
+
+    return {registry.get(name).label: registry.load_predictor(name) for name in names}
+
+
 def reference_world_model() -> dict[str, Predictor]:
     """The chapter-5 world model (the recorded reference run) as the harness predictor the explorer calls."""
-    from . import reference_run
-    from .world_model import as_predictor
-
-    return {"world model": as_predictor(reference_run.load())}
+    return reference_models("world_model")
 
 
 class Explorer:

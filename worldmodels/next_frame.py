@@ -1,4 +1,4 @@
-"""Next-frame prediction in pixel space: a small conv net, its training, and the rollout loop.
+"""Next-frame prediction in pixel space: a small conv net, its loss and the rollout loop (chapter 4).
 
 The model sees the last ``n_input`` frames and outputs the next frame, one logit per pixel:
 
@@ -15,7 +15,7 @@ outputs ``patch * patch`` logits per cell, unfolded back to full resolution. Wor
 grid with many channels is several times faster on a CPU than full-resolution convolutions with
 few channels, for the same receptive field.
 
-Training (:func:`fit`) uses the course's generic loop (:mod:`worldmodels.training`) with one loss,
+Training (:mod:`worldmodels.next_frame_training`) uses the course's generic loop with one loss,
 :func:`rollout_loss`, on windows of ``n_input + rollout_steps`` consecutive frames:
 
 - ``rollout_steps=1`` is **teacher forcing**: the input is always the true previous frames;
@@ -37,7 +37,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from worldmodels.training import History, TrainConfig, batch_sampler, train
 
 
 @dataclass(frozen=True)
@@ -138,49 +137,3 @@ def rollout_loss(model: ConvPredictor, window: torch.Tensor) -> torch.Tensor:
         losses.append(F.binary_cross_entropy_with_logits(logits, target))
         inputs = torch.cat([inputs[:, 1:], torch.sigmoid(logits)[:, None]], dim=1)
     return torch.stack(losses).mean()
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    steps: int = 600
-    batch_size: int = 32  # windows per step
-    rollout_steps: int = 1  # 1 = teacher forcing, m > 1 = train on m-step rollouts
-    lr: float = 2e-3
-    seed: int = 0
-
-    def __post_init__(self):
-        for name in ("steps", "batch_size", "rollout_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-
-def fit(model: ConvPredictor, frames, config: FitConfig = FitConfig(), val_frames=None, desc: str | None = None,
-        progress: bool = True) -> History:
-    """Train ``model`` in place on videos ``frames`` ``(B, T, H, W)``; return the loss history.
-
-    AdamW with cosine decay (:func:`worldmodels.training.train`), a progress bar. With
-    ``val_frames`` the same loss is measured on a fixed batch of held-out windows.
-    """
-    frames = torch.as_tensor(np.asarray(frames, dtype=np.float32))
-    length = model.config.n_input + config.rollout_steps
-    next_batch = batch_sampler(frames, batch_size=config.batch_size, window=length)
-    val_batch = None
-    if val_frames is not None:
-        val_frames = torch.as_tensor(np.asarray(val_frames, dtype=np.float32))
-        val_batch = batch_sampler(val_frames, batch_size=256, window=length)(torch.Generator().manual_seed(config.seed + 1))
-    train_config = TrainConfig(steps=config.steps, lr=config.lr, eval_every=max(1, config.steps // 10),
-                               min_lr_fraction=0.1, seed=config.seed)
-    if desc is None:
-        desc = "teacher forcing" if config.rollout_steps == 1 else f"{config.rollout_steps}-step rollouts"
-    loss_fn = lambda m, batch: rollout_loss(m, *batch)  # batches are 1-tuples (window,)
-    return train(model, loss_fn, next_batch, train_config, val_batch=val_batch, desc=desc, progress=progress)
-
-
-# The chapter's recipe (notebooks/04_next_frame.ipynb and bench/next_frame.py use these): train with
-# teacher forcing, then continue either with teacher forcing or with 5-step rollouts. The two
-# continuations predict the same number of frames per step (32 windows x 5 steps = 160 windows x 1).
-CHAPTER_MODEL = PredictorConfig()
-CHAPTER_DATA = {"train_sequences": 1000, "test_sequences": 500, "n_frames": 30, "seed": 0}
-TEACHER_FORCING = FitConfig(steps=1200, batch_size=32, lr=2e-3)
-CONTINUE_TEACHER_FORCING = FitConfig(steps=200, batch_size=160, lr=1e-3)
-CONTINUE_ROLLOUT = FitConfig(steps=200, batch_size=32, rollout_steps=5, lr=1e-3)

@@ -23,17 +23,17 @@
   why the model carries over to more balls than it was trained on. Then the objects fly on and the box's
   walls reflect them exactly: the walls are built in, at the learned radius from the edge.
       q = p + v,  (dp_i, dv_i) = f_obj(q_i, v_i) + sum_j gate(|q_i - q_j|) f_rel(|q_i - q_j|, v_ij . n_ij, |v_ij x n_ij|) n_ij
-      v' = v + dv,  p' = p + v' + dp,  then reflect_off_walls(p', v')
+      v' = v + dv,  p' = p + v' + dp,  then geometry.wall_step_torch(p', v')
   The functions see q, where free flight would take each object, so a contact is a simple function of
   their input.
 - Decoder: a disc renderer with a learned radius and edge sharpness; the objects combine as
   1 - prod(1 - disc_i) (a soft "or").
-- Losses, in two training stages (worldmodels.object_training): render_loss redraws frames from their
+- Losses, in two training stages (worldmodels.objects_training): render_loss redraws frames from their
   own tracked slots (fits the heatmap and the renderer); dynamics_loss is the multi-step rollout loss of
   chapter 5 in object space: imagine K steps from the context's slots and compare the imagined positions
   with the slots the encoder tracks in the true future frames, slot by slot, in px.
 
-This file is the model and its losses; worldmodels.object_training trains it with training.train.
+This file is the model and its losses; worldmodels.objects_training trains it with training.train.
 """
 
 from __future__ import annotations
@@ -46,12 +46,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .data import CANONICAL
+from .geometry import wall_step_torch
 from .world_model import mlp
+
+# The length unit of the pair features (distances, contact_range): the diameter of the canonical world's ball,
+# 6 px. A fixed number chosen when the recorded model was trained, not the model's learned radius (which only the
+# renderer and the walls use): dividing by the learned radius would change what the recorded weights compute.
+PAIR_UNIT_PX = 2 * CANONICAL.radius
 
 
 @dataclass(frozen=True)
 class ObjectModelConfig:
-    size: int = 32  # frames are size x size
+    size: int = CANONICAL.size  # frames are size x size
     n_objects: int = 3  # slots used in training (and by default when predicting)
     context: int = 4  # positions the velocity head reads
     heat_kernel: int = 5  # the heatmap convolution is heat_kernel x heat_kernel (odd)
@@ -94,17 +101,6 @@ def pairwise_sum(messages: torch.Tensor) -> torch.Tensor:
     return (messages * off[:, :, None]).sum(dim=-2)
 
 
-def reflect_off_walls(q: torch.Tensor, v: torch.Tensor, low, high) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fold positions q (..., 2) that flew past a wall back into [low, high] by mirror reflection, and flip
-    the velocity v (..., 2) along each axis that crossed an odd number of walls (worldmodels.oracle.wall_step
-    in torch)."""
-    span = high - low
-    w = torch.remainder(q - low, 2 * span)
-    folded = low + torch.where(w <= span, w, 2 * span - w)
-    odd = torch.remainder(torch.floor((q - low) / span), 2) == 1
-    return folded, torch.where(odd, -v, v)
-
-
 def unfolded_velocity(positions: torch.Tensor, low, high) -> torch.Tensor:
     """Velocity leaving the last of three positions (..., 3, N, 2), a wall bounce in between accounted for
     (worldmodels.oracle.estimate_velocity in torch): per axis the candidates are the plain last step and the
@@ -112,7 +108,7 @@ def unfolded_velocity(positions: torch.Tensor, low, high) -> torch.Tensor:
     first position wins. -> (..., N, 2)."""
     p_first, p0, p1 = positions[..., 0, :, :], positions[..., 1, :, :], positions[..., 2, :, :]
     candidates = torch.stack([p1 - p0, p1 + p0 - 2 * high, p1 + p0 - 2 * low])  # (3, ..., N, 2)
-    back, _ = reflect_off_walls(p1 - 2 * candidates, torch.zeros_like(candidates), low, high)
+    back, _ = wall_step_torch(p1 - 2 * candidates, torch.zeros_like(candidates), low, high)
     miss = (back - p_first).abs() + torch.tensor([0.0, 1e-6, 1e-6]).reshape(3, *[1] * p1.ndim)  # ties: no bounce
     miss = miss + 1e6 * (candidates.abs() > high - low)  # no ball crosses the whole box in one frame
     best = miss.argmin(dim=0, keepdim=True)
@@ -207,12 +203,12 @@ class ObjectModel(nn.Module):
         """One imagined frame for every object: (p, v) (B, N, 2) each -> (p', v').
 
         The learned part (the interaction network) changes each velocity and position; then the objects fly
-        on and the box's walls reflect them exactly (reflect_off_walls), at the learned radius from a wall."""
+        on and the box's walls reflect them exactly (geometry.wall_step_torch), at the learned radius from a wall."""
         c = self.config
         q = p + v  # where free flight would take each object: a contact is a simple function of it
         qn, vn = q / c.size * 2 - 1, v / c.speed_scale
         own = self.f_obj(torch.cat([qn, vn], dim=-1))  # (B, N, 4)
-        dq = (q[:, :, None] - q[:, None, :]) / 6.0  # [i, j]: from j to i, in units of a ball diameter
+        dq = (q[:, :, None] - q[:, None, :]) / PAIR_UNIT_PX  # [i, j]: from j to i, in canonical ball diameters
         dist = dq.norm(dim=-1, keepdim=True)
         normal = dq / dist.clamp_min(1e-3)  # unit line of centres, from j to i
         dv = vn[:, :, None] - vn[:, None, :]
@@ -223,7 +219,7 @@ class ObjectModel(nn.Module):
         push = near * self.f_rel(torch.cat([dist, radial, tangential], dim=-1))  # (B, N, N, 2): (dp, dv) sizes
         update = c.speed_scale * (own + torch.cat([pairwise_sum(push[..., :1] * normal), pairwise_sum(push[..., 1:] * normal)], dim=-1))
         v_new = v + update[..., 2:]
-        return reflect_off_walls(p + v_new + update[..., :2], v_new, *self.walls())
+        return wall_step_torch(p + v_new + update[..., :2], v_new, *self.walls())
 
     def walls(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Where a ball's centre turns: the learned radius from each edge (no gradient flows into it from here)."""

@@ -1,7 +1,7 @@
 """Hand-coded physics from true positions: the oracles every learned predictor is compared with.
 
 A ball moving freely between two walls follows a straight line *unfolded* by mirror reflections
-(:func:`reflect`), so its whole future is known from its position and velocity. Two oracles:
+(:func:`worldmodels.geometry.reflect`), so its whole future is known from its position and velocity. Two oracles:
 
 - :func:`oracle_positions`: the velocity from the last *three* true positions, bounces between them
   accounted for (:func:`estimate_velocity`), then constant velocity, exact wall reflection and the
@@ -15,26 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from worldmodels.physics import apply_push
-
-
-def reflect(u, low: float, high: float) -> np.ndarray:
-    """Fold unbounded straight-line coordinates ``u`` back into ``[low, high]`` by mirror reflection.
-
-    A ball moving freely between two walls at ``low`` and ``high`` (its centre's range) is at
-    ``reflect(p + v * t)``: every bounce mirrors the rest of the path, so an unfolded straight line
-    describes it exactly.
-    """
-    if not high > low:
-        raise ValueError(f"need high > low, got low={low}, high={high}")
-    period = 2.0 * (high - low)
-    w = np.mod(np.asarray(u, dtype=np.float64) - low, period)
-    return low + np.where(w <= high - low, w, period - w)
-
-
-def _wall_bounds(world) -> tuple[float, float]:
-    # The centre of a ball of radius r stays in [r, size - r]: it bounces when its edge meets a wall.
-    return float(world.radius), float(world.size - world.radius)
+from .geometry import reflect, wall_bounds, wall_step
+from .physics import apply_push
 
 
 def estimate_velocity(positions, world) -> np.ndarray:
@@ -51,7 +33,7 @@ def estimate_velocity(positions, world) -> np.ndarray:
     positions = np.asarray(positions, dtype=np.float64)
     if positions.ndim != 4 or positions.shape[-1] != 2 or positions.shape[1] < 2:
         raise ValueError(f"positions must have shape (B, T >= 2, N, 2), got {positions.shape}")
-    low, high = _wall_bounds(world)
+    low, high = wall_bounds(world)
     p0, p1 = positions[:, -2], positions[:, -1]
     candidates = np.stack([p1 - p0, p1 + p0 - 2 * high, p1 + p0 - 2 * low])  # (3, B, N, 2)
     if positions.shape[1] < 3:
@@ -95,7 +77,7 @@ def oracle_positions(positions_context, horizon: int, world, velocities=None, ac
         velocity = np.asarray(velocities, dtype=np.float64)
         if velocity.shape != positions_context[:, -1].shape:
             raise ValueError(f"velocities must have shape {positions_context[:, -1].shape}, got {velocity.shape}")
-    low, high = _wall_bounds(world)
+    low, high = wall_bounds(world)
     start = positions_context[:, -1]
     if actions is None or not np.any(actions):  # no pushes: the whole future is one unfolded straight line
         steps = np.arange(1, horizon + 1, dtype=np.float64)[None, :, None, None]
@@ -107,13 +89,6 @@ def oracle_positions(positions_context, horizon: int, world, velocities=None, ac
         p, v = wall_step(p, v, low, high)
         out[:, k] = p
     return out
-
-
-def wall_step(p, v, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
-    """One frame of free flight with exact wall reflection (no ball–ball collisions)."""
-    u = np.asarray(p, dtype=np.float64) + v
-    flips = np.floor((u - low) / (high - low))  # walls crossed along the unfolded line
-    return reflect(u, low, high), np.where(np.mod(flips, 2) == 1, -v, v)
 
 
 def naive_oracle_positions(positions_context, horizon: int, world) -> np.ndarray:

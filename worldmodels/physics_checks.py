@@ -12,7 +12,8 @@ Quantities named ``*_bias`` are signed relative differences from the truth (-0.2
 ``*_change`` and ``bounce_angle_deg`` are magnitudes (never negative).
 
 Velocities come from decoded positions: d_t = p_t+1 - p_t. A step next to a bounce is not a velocity (the
-ball turned inside it), so each law uses only the steps it can trust, found from sign flips of d.
+ball turned inside it), so each law uses only the steps it can trust, found from sign flips of d (the
+steps every chapter's law checks share: worldmodels.laws, free_flight_mask and bounce_angles).
 The same checks run on the true trajectories, which pass them exactly (the reference column).
 
 Several balls (chapter 7), on tracked positions (B, T, N, 2) where ball i stays ball i (a slot model's
@@ -28,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .centroid import centroids
+from .laws import bounce_angles, displacements, free_flight_mask, free_flight_speed, masked_mean
 
-# Tolerances of the verdict: a law "holds" when the measured violation is below them.
-TOLERANCES = {
+# Tolerances of the verdict on a rollout: a law "holds" when the measured violation is below them.
+ROLLOUT_TOLERANCES = {
     "speed_bias": 0.05,  # |mean imagined speed / true speed - 1|
     "speed_change": 0.05,  # |late speed / early speed - 1| within a rollout
     "bounce_angle_deg": 5.0,  # |angle out - angle in| at a bounce
@@ -51,65 +53,12 @@ class LawMetrics:
     n_bounces: int
 
     def verdicts(self) -> dict[str, bool]:
-        """True where the law holds within TOLERANCES."""
+        """True where the law holds within ROLLOUT_TOLERANCES."""
         out = {}
-        for name, tol in TOLERANCES.items():
+        for name, tol in ROLLOUT_TOLERANCES.items():
             value = getattr(self, name)
             out[name] = bool(np.isfinite(value) and abs(value) <= tol)
         return out
-
-
-def displacements(positions) -> np.ndarray:
-    """Positions (B, T, 2) -> per-step displacements d_t = p_t+1 - p_t, (B, T-1, 2)."""
-    positions = np.asarray(positions, dtype=np.float64)
-    if positions.ndim != 3 or positions.shape[-1] != 2 or positions.shape[1] < 2:
-        raise ValueError(f"positions must have shape (B, T >= 2, 2) for one ball, got {positions.shape}")
-    return np.diff(positions, axis=1)
-
-
-def free_flight_mask(d) -> np.ndarray:
-    """Steps (B, T-1) that are plain free flight: in both axes the sign of d_t equals that of its
-    neighbours d_t-1 and d_t+1 (no bounce inside or right next to the step). The first and the last
-    step have only one neighbour, so a bounce inside them cannot be ruled out: they never count."""
-    s = np.sign(np.asarray(d))
-    same = np.zeros(s.shape[:2], dtype=bool)
-    same[:, 1:-1] = (s[:, 1:-1] == s[:, :-2]).all(axis=-1) & (s[:, 1:-1] == s[:, 2:]).all(axis=-1)
-    return same
-
-
-def free_flight_speed(positions) -> np.ndarray:
-    """Mean speed (px/frame) of each trajectory (B, T, 2) over its free-flight steps (free_flight_mask),
-    shape (B,); NaN where no step qualifies. Steps next to a bounce are not velocities, so they are left out."""
-    d = displacements(positions)
-    free = free_flight_mask(d)
-    speed = np.linalg.norm(d, axis=-1)
-    n = free.sum(axis=1)
-    return np.where(n > 0, (speed * free).sum(axis=1) / np.maximum(n, 1), np.nan)
-
-
-def bounce_angles(d) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Detect clean single-wall bounces and measure the angle of the motion to the wall's normal before and
-    after. d (B, T-1, 2). A bounce off a wall normal to axis a sits between steps t and t+1 when d_t[a] and
-    d_t+1[a] have opposite signs; the trusted velocities are d_t-1 (before) and d_t+2 (after), which must
-    be free-flight steps (free_flight_mask), and the other axis must not flip. Returns (sequence index, angle
-    before, angle after), angles in degrees in [0, 90]."""
-    d = np.asarray(d, dtype=np.float64)
-    s = np.sign(d)
-    free = free_flight_mask(d)
-    seqs, before, after = [], [], []
-    for t in range(1, d.shape[1] - 2):
-        for a in range(2):
-            o = 1 - a
-            flip = s[:, t, a] != s[:, t + 1, a]
-            clean = (s[:, t - 1, a] == s[:, t, a]) & (s[:, t + 1, a] == s[:, t + 2, a]) & (s[:, t - 1, a] != s[:, t + 2, a])
-            other_still = (s[:, t - 1 : t + 3, o] == s[:, t - 1 : t, o]).all(axis=1)
-            hit = np.flatnonzero(flip & clean & other_still & free[:, t - 1] & free[:, t + 2])
-            for b in hit:
-                d0, d1 = d[b, t - 1], d[b, t + 2]
-                seqs.append(b)
-                before.append(np.degrees(np.arctan2(abs(d0[o]), abs(d0[a]))))
-                after.append(np.degrees(np.arctan2(abs(d1[o]), abs(d1[a]))))
-    return np.array(seqs, dtype=int), np.array(before), np.array(after)
 
 
 def law_metrics(positions, true_speed, frames=None, true_frames=None) -> LawMetrics:
@@ -126,11 +75,6 @@ def law_metrics(positions, true_speed, frames=None, true_frames=None) -> LawMetr
     speed = np.linalg.norm(d, axis=-1)
     free = free_flight_mask(d)
     half = d.shape[1] // 2
-
-    def masked_mean(values, mask):
-        n = mask.sum(axis=1)
-        return np.where(n > 0, (values * mask).sum(axis=1) / np.maximum(n, 1), np.nan)
-
     mean_speed = free_flight_speed(positions)
     early = masked_mean(speed[:, :half], free[:, :half])
     late = masked_mean(speed[:, half:], free[:, half:])
@@ -193,7 +137,7 @@ def verdict_table(results: dict[str, LawMetrics], errors: dict[str, float] | Non
 
     - measurements (default): each law's measured violation (columns labelled as in COLUMN_LABELS, e.g.
       "mass bias" for the LawMetrics field mass_bias, rounded to 3 decimals so it reproduces in checked
-      cells) and a last column "laws broken", how many of the laws are outside TOLERANCES. With `errors`,
+      cells) and a last column "laws broken", how many of the laws are outside ROLLOUT_TOLERANCES. With `errors`,
       a first column "error k=10 (px)" holds the centroid error of each split.
     - ``verdicts=True``: one column per law (SHORT_NAMES: "speed", "steady speed", "bounce", "energy",
       "mass") saying "kept" or "broken".
@@ -209,7 +153,7 @@ def verdict_table(results: dict[str, LawMetrics], errors: dict[str, float] | Non
     for split, m in results.items():
         kept = m.verdicts()
         # CollisionMetrics carries its own laws and labels; LawMetrics uses the module's
-        tolerances = getattr(m, "tolerances", TOLERANCES)
+        tolerances = getattr(m, "tolerances", ROLLOUT_TOLERANCES)
         short, labels = getattr(m, "short_names", SHORT_NAMES), getattr(m, "column_labels", COLUMN_LABELS)
         if verdicts:
             rows[split] = {short[name]: "kept" if kept[name] else "broken" for name in tolerances}

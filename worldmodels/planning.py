@@ -17,12 +17,13 @@ model-predictive control (MPC) that executes their first push in the true world.
   the observed frames, rolls the latent dynamics of a WorldModel for all N*B sequences in one batch,
   decodes only the last latent and reads the ball's position with worldmodels.centroid.
 - Planners: random shooting (sample N sequences, keep the best) and the cross-entropy method (CEM:
-  sample from a Gaussian, refit it to the best few, repeat). `run_mpc` runs any planner closed loop on
-  a batch of start states with a shrinking horizon (always planning up to the goal frame).
-- Testing decisions without experiments: `policy_return` runs a feedback controller either in the true
-  world or entirely in imagination, so candidate controllers can be ranked without touching the world.
-- Synthetic data: `future_dataset` labels real starts with real or imagined futures, and a downstream
-  model (`knn_predict`, nearest neighbours) learns from them where the ball will be.
+  sample from a Gaussian, refit it to the best few, repeat; the current mean always competes, and the
+  plan is the best sequence met in any round; `on_round` lets you watch every round as a CEMRound).
+  `run_mpc` runs any planner closed loop on a batch of start states with a shrinking horizon (always
+  planning up to the goal frame).
+
+Ranking decision rules in imagination and synthetic data live in worldmodels.imagined_experience; the
+success-rate interval (Wilson) in worldmodels.stats.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import Callable
 
 import numpy as np
@@ -99,6 +100,11 @@ class Starts:
 
     def __len__(self) -> int:
         return self.targets.shape[0]
+
+    def __getitem__(self, rows) -> Starts:
+        """The start states `rows` (a slice or an index array): starts[:1] is the first one, as a batch of 1."""
+        obs = self.observation
+        return Starts(Observation(obs.frames[rows], obs.positions[rows], obs.velocities[rows]), self.targets[rows])
 
 
 def make_starts(task: ReachTask, n: int, seed: int = 0) -> Starts:
@@ -217,10 +223,26 @@ def cem_update(samples, costs, elites: int) -> tuple[np.ndarray, np.ndarray]:
     return chosen.mean(axis=1), chosen.std(axis=1)
 
 
+@dataclass
+class CEMRound:
+    """One round of cem_plan, as its `on_round` callback receives it, for B episodes: the Gaussian the
+    round sampled from, mean and std (B, H, 2); its samples (B, N, H, 2) (sample 0 is the clipped mean);
+    where the model says each sample ends, endings (B, N, 2); and their costs (B, N)."""
+
+    round: int
+    mean: np.ndarray
+    std: np.ndarray
+    samples: np.ndarray
+    endings: np.ndarray
+    costs: np.ndarray
+
+
 def cem_plan(model: Model, obs: Observation, targets, horizon: int, task: ReachTask, rng: np.random.Generator,
-             config: PlannerConfig = PlannerConfig(), init_mean=None) -> np.ndarray:
+             config: PlannerConfig = PlannerConfig(), init_mean=None,
+             on_round: Callable[[CEMRound], None] | None = None) -> np.ndarray:
     """Cross-entropy method: the best push sequence (B, horizon, 2) found for each episode.
-    init_mean (B, horizon, 2): warm start (e.g. the previous plan shifted by one step)."""
+    init_mean (B, horizon, 2): warm start (e.g. the previous plan shifted by one step).
+    on_round: called with a CEMRound after every round (to watch the search; it changes nothing)."""
     horizon = check_count("horizon", horizon)
     b = obs.frames.shape[0]
     mean = np.zeros((b, horizon, 2)) if init_mean is None else np.array(init_mean, dtype=np.float64)
@@ -228,15 +250,18 @@ def cem_plan(model: Model, obs: Observation, targets, horizon: int, task: ReachT
         raise ValueError(f"init_mean must have shape {(b, horizon, 2)}, got {mean.shape}")
     std = np.full((b, horizon, 2), float(config.init_std))
     best, best_cost = mean.copy(), np.full(b, np.inf)
-    for _ in range(config.iterations):
+    for k in range(config.iterations):
         noise = rng.standard_normal((b, config.population, horizon, 2))
         samples = clip_pushes(mean[:, None] + std[:, None] * noise, task.max_push)
         samples[:, 0] = clip_pushes(mean, task.max_push)  # the current mean always competes
-        costs = objective(model(obs, samples), targets, samples, task.energy_weight)
+        endings = model(obs, samples)
+        costs = objective(endings, targets, samples, task.energy_weight)
         top = costs.argmin(axis=1)
         improved = costs[np.arange(b), top] < best_cost
         best[improved] = samples[improved, top[improved]]
         best_cost = np.minimum(best_cost, costs[np.arange(b), top])
+        if on_round is not None:
+            on_round(CEMRound(k, mean.copy(), std.copy(), samples.copy(), np.array(endings), costs.copy()))
         mean, std = cem_update(samples, costs, config.elites)
     return best
 
@@ -328,158 +353,3 @@ def run_mpc(task: ReachTask, starts: Starts, model: Model | None, planner: str =
     pushes = np.stack(pushes, axis=1)
     return Episodes(np.stack(positions, axis=1), np.concatenate(frames, axis=1), pushes, plans, distance,
                     distance <= task.success_radius, np.square(pushes).sum(axis=(1, 2)), seconds)
-
-
-# ----------------------------------------------------------------------------------- measuring decisions
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a success rate (95 % for z = 1.96): stays inside [0, 1] and is honest
-    near 0 and 1, where the normal approximation p +- z sqrt(p(1-p)/n) is not."""
-    check_count("n", n)
-    if isinstance(successes, bool) or not isinstance(successes, Integral) or not 0 <= successes <= n:
-        raise ValueError(f"successes must be an integer in [0, n={n}], got {successes!r}")
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def spearman(a, b) -> float:
-    """Spearman rank correlation of two 1-D arrays (ties get their average rank)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.ndim != 1 or a.shape != b.shape or a.size < 2:
-        raise ValueError(f"need two 1-D arrays of one length >= 2, got {a.shape} and {b.shape}")
-
-    def ranks(x):
-        order = np.argsort(x, kind="stable")
-        r = np.empty(x.size)
-        r[order] = np.arange(x.size, dtype=np.float64)
-        for value in np.unique(x):  # average rank for ties
-            tie = x == value
-            r[tie] = r[tie].mean()
-        return r
-
-    ra, rb = ranks(a), ranks(b)
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
-@dataclass(frozen=True)
-class FeedbackPolicy:
-    """A candidate decision rule: push = clip(gain * (target - p) - damping * v), where p and v are read
-    from the last two frames by centroid (so the same rule runs on true or on imagined frames)."""
-
-    gain: float
-    damping: float = 0.0
-
-    def __call__(self, p, v, targets, max_push: float) -> np.ndarray:
-        return clip_pushes(self.gain * (targets - p) - self.damping * v, max_push)
-
-
-# the candidate decision rules ranked in chapter 8: from "never push" to stiff, damped controllers
-CANDIDATE_POLICIES = tuple(FeedbackPolicy(g, d) for d in (0.0, 0.5) for g in (0.0, 0.05, 0.1, 0.2, 0.4, 0.8)
-                           if not (g == 0.0 and d > 0))
-
-
-def policy_return(policy: FeedbackPolicy, task: ReachTask, starts: Starts, model: WorldModel | None = None):
-    """Run `policy` closed loop for the task's steps from every start and return (returns (B,), final
-    frames seen): the return is -(distance to target at the goal frame + energy_weight * energy).
-    model=None: in the true world. A WorldModel: entirely in imagination, the policy reading decoded frames."""
-    obs, targets, world = starts.observation, starts.targets, task.world
-    prev, cur = centroids(obs.frames[:, -2])[:, 0], centroids(obs.frames[:, -1])[:, 0]
-    energy = np.zeros(len(starts))
-    if model is None:
-        p, v = obs.positions.copy(), obs.velocities.copy()
-    else:
-        with torch.no_grad():
-            z = model.encode(torch.as_tensor(obs.frames, dtype=torch.float32))
-    for _ in range(task.steps):
-        push = policy(cur, cur - prev, targets, task.max_push)
-        energy += np.square(push).sum(axis=-1)
-        if model is None:
-            v = apply_push(v, push, world)
-            p, v = step(p, v, world)
-            frame = render(p, world.radius, world.size)
-        else:
-            with torch.no_grad():
-                z = model.step(z, torch.as_tensor(push, dtype=torch.float32))
-                frame = model.decode(z).numpy()
-        prev, cur = cur, centroids(frame)[:, 0]
-    final = p[:, 0] if model is None else cur  # the truth, or what the model imagines
-    return -(np.linalg.norm(final - targets, axis=-1) + task.energy_weight * energy)
-
-
-# ------------------------------------------------------------------------------------------ synthetic data
-
-
-def future_dataset(frames, horizon: int, model: WorldModel | None = None, positions=None):
-    """Inputs and labels for a downstream model that predicts where the ball is `horizon` frames ahead.
-
-    frames (B, T, H, W) with T >= 2: the inputs are (x, y, horizon * vx, horizon * vy) in px, read by
-    centroid from the last two frames (position, and how far the ball would fly without walls). The label
-    (x, y) at frame T - 1 + horizon comes from the true `positions` (B, horizon, 2) of the following frames
-    (real data), or, when `model` is given, from the centroid of the last frame the world model imagines
-    without pushes (synthetic data: only the real start frames are needed). Returns (B, 4) and (B, 2)."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[1] < 2:
-        raise ValueError(f"frames must have shape (B, T >= 2, H, W), got {frames.shape}")
-    horizon = check_count("horizon", horizon)
-    if (model is None) == (positions is None):
-        raise ValueError("give exactly one of model (imagined labels) and positions (real labels)")
-    last, before = centroids(frames[:, -1])[:, 0], centroids(frames[:, -2])[:, 0]
-    inputs = np.concatenate([last, horizon * (last - before)], axis=1)
-    if model is None:
-        positions = np.asarray(positions)
-        if positions.shape != (frames.shape[0], horizon, 2):
-            raise ValueError(f"positions must have shape {(frames.shape[0], horizon, 2)}, got {positions.shape}")
-        return inputs, positions[:, -1].astype(np.float64)
-    with torch.no_grad():
-        z = model.encode(torch.as_tensor(frames, dtype=torch.float32))
-        z = model.imagine(z, torch.zeros(frames.shape[0], horizon, 2))[:, -1]
-        imagined = model.decode(z).numpy()
-    return inputs, centroids(imagined, threshold=READOUT_THRESHOLD)[:, 0]
-
-
-def knn_predict(train_inputs, train_labels, inputs, k: int = 5) -> np.ndarray:
-    """The downstream model: k-nearest-neighbour regression, the mean label of the k closest training
-    inputs (Euclidean). It has no parameters to fit, so its error shows the quality and the amount of
-    its training data and nothing else."""
-    train_inputs, train_labels, inputs = (np.asarray(a, dtype=np.float64) for a in (train_inputs, train_labels, inputs))
-    k = check_count("k", k)
-    if train_inputs.ndim != 2 or inputs.ndim != 2 or train_inputs.shape[1] != inputs.shape[1] or len(train_labels) != len(train_inputs):
-        raise ValueError(f"need train_inputs (M, D), train_labels (M, ...), inputs (N, D); got {train_inputs.shape}, "
-                         f"{train_labels.shape}, {inputs.shape}")
-    k = min(k, len(train_inputs))
-    d2 = (np.square(inputs).sum(1)[:, None] - 2 * inputs @ train_inputs.T + np.square(train_inputs).sum(1)[None])
-    nearest = np.argpartition(d2, k - 1, axis=1)[:, :k]
-    return train_labels[nearest].mean(axis=1)
-
-
-def synthetic_data_experiment(model: WorldModel, real_amounts=(16, 64, 256, 1024, 4096, 16384), n_imagined: int = 4096,
-                              n_test: int = 1000, horizon: int = 10, k: int = 5, world: WorldConfig = CANONICAL,
-                              seed: int = 0) -> list[dict]:
-    """The downstream model (knn_predict) with training data from (a) n real sequences, (b) n_imagined real
-    starts labelled by the world model, (c) both, for every n in real_amounts; all tested on the same real
-    test sequences. Returns one row per n: {"real": n, "real only": px, "imagined only": px,
-    "real + imagined": px}, the mean distance between predicted and true position."""
-    context = model.config.context
-
-    def real(n, stream):
-        traj = simulate(world, n, context + horizon, seed=np.random.SeedSequence([seed, stream]))
-        frames = render(traj.positions[:, :context], world.radius, world.size)
-        return frames, traj.positions[:, context:, 0]
-
-    def error(x, y):
-        return float(np.linalg.norm(knn_predict(x, y, test_x, k) - test_y, axis=-1).mean())
-
-    test_frames, test_positions = real(n_test, 0)
-    test_x, test_y = future_dataset(test_frames, horizon, positions=test_positions)
-    pool_frames, pool_positions = real(max(real_amounts), 1)
-    starts, _ = real(n_imagined, 2)  # real starts only: their futures are imagined
-    imag_x, imag_y = future_dataset(starts, horizon, model=model)
-    rows = []
-    for n in real_amounts:
-        real_x, real_y = future_dataset(pool_frames[:n], horizon, positions=pool_positions[:n])
-        rows.append({"real": int(n), "real only": error(real_x, real_y), "imagined only": error(imag_x, imag_y),
-                     "real + imagined": error(np.concatenate([real_x, imag_x]), np.concatenate([real_y, imag_y]))})
-    return rows

@@ -12,26 +12,25 @@ Two fixed parts, from two different simulator splits: detectors are *trained* on
 
 A generator is a harness predictor (worldmodels.evaluation): ``(context (B, C, H, W), actions or None,
 horizon) -> frames (B, horizon, H, W)``. `GENERATORS` maps a name to a function that loads one from its
-recorded checkpoint; adding a generator is one line there. `noisy_simulator` is the honest ladder of the
+recorded checkpoint: every model of worldmodels.registry with a harness adapter and a recorded run. `noisy_simulator` is the honest ladder of the
 arms race: the exact simulator, restarted from the state it decodes from the start frames, with random
 state noise of a chosen size (sigma 0 = as good as a generator can be). Chapter 9's text-to-video model takes a
 caption, not start frames: `prompted_clips` compares it on the same prompt (the real clip's caption), not the same start.
-
-`record_next_frame` records chapter 4's predictor (its recipe, `next_frame.TEACHER_FORCING` then
-`CONTINUE_ROLLOUT`) into worldmodels/checkpoints/next_frame.{pt,json}, which chapter 4 trains inline.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from . import reference_run
+from . import registry
 from .centroid import centroids
 from .data import CANONICAL, BallVideos, make_split
-from .oracle import _wall_bounds, estimate_velocity, wall_step
+from .geometry import wall_bounds, wall_step
+from .oracle import estimate_velocity
 from .render import render
 
 PARTS = {"train": "val", "test": "test"}  # detector part -> simulator split (never "train": the generators saw it)
@@ -50,32 +49,24 @@ class TestBedConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
-def _next_frame():
-    from .next_frame import as_predictor
+class _Generators(Mapping):
+    """name -> loader of a recorded generator: a live view of worldmodels.registry's recorded frame predictors
+    ("next-frame (ch4)", "world model (ch5)", "object model (ch7)", and any model registered later)."""
 
-    return as_predictor(reference_run.load_next_frame())
+    def __getitem__(self, name: str):
+        spec = registry.recorded_predictors()[name]
+        return lambda: registry.load_predictor(spec.name)
 
+    def __iter__(self):
+        return iter(registry.recorded_predictors())
 
-def _world_model():
-    from .world_model import as_predictor
-
-    return as_predictor(reference_run.load())
-
-
-def _object_model():
-    from .objects import as_predictor
-
-    return as_predictor(reference_run.load_object_model())
+    def __len__(self) -> int:
+        return len(registry.recorded_predictors())
 
 
-# name -> loader of a recorded generator. Adding a generator is one line. Chapter 9's text-to-video model cannot be
-# given start frames, only a caption, and draws 16-frame clips: it has its own mode, `prompted_clips`
-# ("same prompt", not "same start").
-GENERATORS = {
-    "next-frame (ch4)": _next_frame,
-    "world model (ch5)": _world_model,
-    "object model (ch7)": _object_model,
-}
+# Chapter 9's text-to-video model cannot be given start frames, only a caption, and draws 16-frame clips: it
+# has its own mode, `prompted_clips` ("same prompt", not "same start").
+GENERATORS: Mapping[str, Callable] = _Generators()
 
 
 def real_videos(part: str, config: TestBedConfig = TestBedConfig()) -> BallVideos:
@@ -106,7 +97,7 @@ def prompted_clips(part: str, config: TestBedConfig = TestBedConfig(), seed: int
     For each real video of `part`, the real clip is the video_generation.N_FRAMES (16) frames after the start
     frames; its prompt is the caption of its true state (captions.describe: first velocity, speed, first
     wall); the generated clip is what the text-to-video model draws from that prompt (seeded). Both
-    (B, 16, H, W). `generator` is a video_generation.Generator (default: the recorded one, load()).
+    (B, 16, H, W). `generator` is a video_generation.Generator (default: the recorded one, registry.load("diffusion")).
     """
     from . import captions
     from . import video_generation as vg
@@ -118,7 +109,7 @@ def prompted_clips(part: str, config: TestBedConfig = TestBedConfig(), seed: int
     clip = slice(config.context, config.context + vg.N_FRAMES)
     prompts = captions.describe(videos.positions[:, clip], videos.velocities[:, clip], videos.world.radius,
                                 videos.world.size)
-    generator = vg.load() if generator is None else generator
+    generator = registry.load("diffusion") if generator is None else generator
     generated = np.clip(np.asarray(generator.generate(prompts, vg.N_FRAMES, seed=seed), dtype=np.float32), 0.0, 1.0)
     return videos.frames[:, clip], generated, prompts
 
@@ -133,7 +124,7 @@ def noisy_simulator(sigma: float, world=CANONICAL, seed: int = 0):
     """
     if not np.isfinite(sigma) or sigma < 0:
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma}")
-    low, high = _wall_bounds(world)
+    low, high = wall_bounds(world)
 
     def predict(context, actions, horizon):
         context = np.asarray(context)
@@ -151,48 +142,6 @@ def noisy_simulator(sigma: float, world=CANONICAL, seed: int = 0):
         return render(out, world.radius, world.size)
 
     return predict
-
-
-def record_next_frame(path=reference_run.NEXT_FRAME_CHECKPOINT, progress: bool = True):
-    """Train chapter 4's predictor with the chapter's recipe and data and save it with a JSON record.
-
-    Same seed, data and steps as notebooks/04_next_frame.ipynb and bench/next_frame.py (teacher forcing,
-    then 5-step rollouts). The record's metrics are measured on the stored (float16) weights.
-    Returns (model, record).
-    """
-    import dataclasses
-
-    from . import next_frame as nf
-    from .repro import seed_everything
-    from .training import n_parameters
-
-    seed_everything(0)
-    d = nf.CHAPTER_DATA
-    train = make_split("train", d["train_sequences"], d["n_frames"], CANONICAL, seed=d["seed"])
-    model = nf.ConvPredictor(nf.CHAPTER_MODEL)
-    start = time.perf_counter()
-    nf.fit(model, train.frames, nf.TEACHER_FORCING, progress=progress)
-    nf.fit(model, train.frames, nf.CONTINUE_ROLLOUT, progress=progress)
-    seconds = time.perf_counter() - start
-    record = {"seed": 0, "params": n_parameters(model), "model_config": dataclasses.asdict(nf.CHAPTER_MODEL),
-              "data": d, "recipe": [dataclasses.asdict(nf.TEACHER_FORCING), dataclasses.asdict(nf.CONTINUE_ROLLOUT)],
-              "metrics": {"train_seconds": round(seconds, 1)}}
-    reference_run.save(model, path, None)
-    model = reference_run.load_next_frame(path)
-    record["metrics"]["model_error_px"] = next_frame_metrics(model)
-    reference_run.save(model, path, record)
-    return model, record
-
-
-def next_frame_metrics(model) -> dict[str, float]:
-    """Centroid error (px) of chapter 4's predictor at k = 1, 5, 10, 20 on the chapter's test sequences."""
-    from . import next_frame as nf
-    from .evaluation import evaluate
-
-    d = nf.CHAPTER_DATA
-    test = make_split("test", d["test_sequences"], d["n_frames"], CANONICAL, seed=d["seed"])
-    report = evaluate({"model": nf.as_predictor(model)}, test, 10, 20, baselines=False)["model"]
-    return {str(k): round(float(report.at(k)["error_px"]), 4) for k in (1, 5, 10, 20)}
 
 
 # ---- post-processing that copies of a clip undergo on their way around -------------------------------

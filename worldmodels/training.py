@@ -4,18 +4,22 @@ clipping, a progress bar and a loss history for plotting. Every model of the cou
 The loop knows nothing about the model: you pass `loss_fn(model, batch) -> scalar tensor` and
 `next_batch(generator) -> batch`, which draws a batch with the loop's seeded generator.
 `batch_sampler` builds the latter from tensors: random rows, or random windows of consecutive steps.
+
+`train` reads top to bottom as chapter 2 writes it. What the command line adds (a device, mixed
+precision, several processes, checkpoints, resuming) lives in worldmodels.scaling: `train` passes those
+keyword options to a scaling.Run, which it calls at a few named points and which does nothing without them.
 """
 
-import copy
 import dataclasses
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 
 from .progress import progress_bar
+from .scaling import Run
+
 
 def n_parameters(model: torch.nn.Module) -> int:
     """Number of trainable numbers in a model."""
@@ -122,29 +126,6 @@ def validation_loss(model: torch.nn.Module, loss_fn: Callable, batch: Any) -> fl
     return loss
 
 
-class _LossModule(torch.nn.Module):
-    """model + loss_fn as one module whose forward(batch) is the loss: what DistributedDataParallel wraps,
-    so that its gradient all-reduce runs whatever methods loss_fn calls on the model."""
-
-    def __init__(self, model: torch.nn.Module, loss_fn: Callable):
-        super().__init__()
-        self.model, self.loss_fn = model, loss_fn
-
-    def forward(self, batch):
-        return self.loss_fn(self.model, batch)
-
-
-def to_device(batch: Any, device: torch.device) -> Any:
-    """Move a batch (a tensor, or tuples/lists/dicts of them) to `device`; other values pass unchanged."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, (tuple, list)):
-        return type(batch)(to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    return batch
-
-
 def train(
     model: torch.nn.Module,
     loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
@@ -153,14 +134,7 @@ def train(
     val_batch: Any = None,
     desc: str = "training",
     progress: bool = True,
-    *,
-    device: str | torch.device | None = None,
-    mixed_precision: bool = False,
-    ddp: bool = False,
-    resume: dict | None = None,
-    checkpoint: Callable[[dict], None] | None = None,
-    checkpoint_every: int = 0,
-    elapsed: float = 0.0,
+    **scaling,
 ) -> History:
     """Train `model` in place for config.steps steps; return the loss history.
 
@@ -168,58 +142,20 @@ def train(
     from one torch.Generator seeded with config.seed. The progress bar shows the loss every
     eval_every steps (and the validation loss when `val_batch` is given).
 
-    Scaling hooks (all off by default; worldmodels.train uses them):
-    - `device`: move the model there and every batch as it is drawn (the generator stays on the CPU).
-    - `mixed_precision`: run the loss under bfloat16 autocast on the model's device (meant for GPUs).
-    - `ddp`: torch.distributed is initialised; wrap model + loss in DistributedDataParallel, which
-      averages the gradients of all ranks in backward. Every rank draws with the same seeded generator,
-      so `next_batch` must return this rank's share of one global batch. The recorded loss is the mean
-      over ranks.
-    - `checkpoint(state)` is called every `checkpoint_every` steps and after the last one, with a dict
-      {step, model, optimizer, generator, history} of the state after `step` steps (a copy, safe to keep); `resume=state`
-      continues from it and gives the same result as the uninterrupted run.
-    - `elapsed`: seconds the run already spent before this call (an earlier stage of a model trained in
-      stages); History.seconds and the checkpoints count them. A resumed run takes them from `resume`.
+    `scaling`: the command line's options (device, mixed_precision, ddp, resume, checkpoint,
+    checkpoint_every, elapsed), handled by a worldmodels.scaling.Run; without them it does nothing.
     """
-    if checkpoint_every < 0:
-        raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
-    start_time = time.perf_counter()
-    if device is not None:
-        device = torch.device(device)
-        model.to(device)
-    device = next(iter(model.parameters()), torch.empty(0)).device
+    run = Run(model, loss_fn, **scaling)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    history, first = History(), 0
-    spent = elapsed  # seconds before this call's loop
-    if resume is not None:
-        if not 0 <= resume["step"] <= config.steps:
-            raise ValueError(f"cannot resume at step {resume['step']} a run of {config.steps} steps")
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        generator.set_state(resume["generator"])
-        history, first = History(**resume["history"]), resume["step"]
-        spent = history.seconds
-    forward = _LossModule(model, loss_fn)
-    world_size = 1
-    if ddp:
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            raise ValueError("ddp=True needs torch.distributed initialised (launch with torchrun; see worldmodels.train)")
-        world_size = dist.get_world_size()
-        forward = torch.nn.parallel.DistributedDataParallel(
-            forward, device_ids=[device.index] if device.type == "cuda" else None)
+    history = History()
+    first = run.start(optimizer, generator, history, config.steps)  # 0 unless resuming
     model.train()
     bar = progress_bar(range(first, config.steps), desc=desc, disable=not progress)
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
-        batch = next_batch(generator)
-        if device.type != "cpu":
-            batch = to_device(batch, device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed_precision):
-            loss = forward(batch)
+        loss = run.loss(next_batch(generator))  # loss_fn(model, batch)
         if not torch.isfinite(loss):
             raise ValueError(f"loss became {loss.item()} at step {step}; lower the learning rate")
         optimizer.zero_grad(set_to_none=True)
@@ -227,24 +163,16 @@ def train(
         if config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        if world_size > 1:  # record the global batch's loss: the mean of the ranks' losses
-            loss = loss.detach().clone()
-            torch.distributed.all_reduce(loss)
-            loss /= world_size
         history.steps.append(step)
-        history.train_loss.append(loss.item())
+        history.train_loss.append(run.mean_over_ranks(loss))  # loss.item() in one process
         if step % config.eval_every == 0 or step == config.steps - 1:
-            postfix = {"train": f"{loss.item():.3f}"}
+            postfix = {"train": f"{history.train_loss[-1]:.3f}"}
             if val_batch is not None:
                 history.val_steps.append(step)
-                history.val_loss.append(validation_loss(model, loss_fn, to_device(val_batch, device)))
+                history.val_loss.append(validation_loss(model, loss_fn, run.on_device(val_batch)))
                 postfix["val"] = f"{history.val_loss[-1]:.3f}"
             bar.set_postfix(**postfix)
-        done = step + 1
-        if checkpoint is not None and ((checkpoint_every and done % checkpoint_every == 0) or done == config.steps):
-            history.seconds = spent + time.perf_counter() - start_time
-            checkpoint(copy.deepcopy({"step": done, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                      "generator": generator.get_state(), "history": dataclasses.asdict(history)}))
+        run.save_if_due(step + 1)
     bar.close()
-    history.seconds = spent + time.perf_counter() - start_time
+    history.seconds = run.seconds()
     return history

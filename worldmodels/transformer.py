@@ -161,3 +161,11 @@ def sample_from_logits(logits: torch.Tensor, temperature: float = 1.0, generator
         return logits.argmax(dim=-1)
     probs = F.softmax(logits / temperature, dim=-1)
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+def lm_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The loss of every next-token model of Part 1 (NeuralBigram, GPT), as training.train takes it: the
+    mean next-token NLL (nats per token) of a batch (inputs (B, T), targets (B, T), -1 = ignore), where
+    targets[:, t] is the token that follows inputs[:, :t + 1]."""
+    inputs, targets = batch
+    return model(inputs, targets)[1]

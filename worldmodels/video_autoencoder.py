@@ -30,15 +30,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from .oracle import reflect
+from .data import CANONICAL
+from .geometry import fold, reflect, soft_centroid
 from .render import render_torch
 
 
 @dataclass(frozen=True)
 class VideoAutoencoderConfig:
     n_frames: int = 16
-    size: int = 32
-    radius: float = 3.0
+    size: int = CANONICAL.size
+    radius: float = CANONICAL.radius
     tokens: int = 4  # latent tokens (the latent's time axis)
     token_dim: int = 8  # numbers per token
     hidden: int = 256
@@ -62,34 +63,7 @@ class VideoAutoencoderConfig:
         return self.n_frames * self.size * self.size / self.latent_numbers
 
 
-def fold(u: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    """Mirror unfolded coordinates back into [low, high]: a straight path becomes elastic wall bounces."""
-    if not high > low:
-        raise ValueError(f"need high > low, got [{low}, {high}]")
-    span = high - low
-    w = torch.remainder(u - low, 2 * span)
-    return low + torch.where(w > span, 2 * span - w, w)
-
-
-def keypoints(frames: torch.Tensor) -> torch.Tensor:
-    """Frames (..., H, W) -> the intensity-weighted mean pixel centre (..., 2) in px (x, y); the box
-    centre for an empty frame. The same soft keypoint as centroid.centroids, differentiable, in torch."""
-    if frames.ndim < 2:
-        raise ValueError(f"frames must have shape (..., H, W), got {tuple(frames.shape)}")
-    h, w = frames.shape[-2:]
-    ys = torch.arange(h, dtype=frames.dtype) + 0.5
-    xs = torch.arange(w, dtype=frames.dtype) + 0.5
-    mass = frames.sum(dim=(-2, -1))
-    safe = mass.clamp_min(1e-6)
-    x = (frames.sum(dim=-2) * xs).sum(-1) / safe
-    y = (frames.sum(dim=-1) * ys).sum(-1) / safe
-    empty = mass <= 1e-6
-    x = torch.where(empty, torch.full_like(x, w / 2), x)
-    y = torch.where(empty, torch.full_like(y, h / 2), y)
-    return torch.stack([x, y], dim=-1)
-
-
-def fit_line(tracks, radius: float = 3.0, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def fit_line(tracks, radius: float = CANONICAL.radius, size: int = CANONICAL.size) -> tuple[np.ndarray, np.ndarray]:
     """The straight motion that best explains each track once folded at the walls.
 
     tracks (B, T, 2) px -> (start (B, 2), velocity (B, 2) px/frame): start is the first position and the
@@ -127,7 +101,7 @@ def fit_line(tracks, radius: float = 3.0, size: int = 32) -> tuple[np.ndarray, n
 
 
 
-def unfold(tracks, radius: float = 3.0, size: int = 32) -> np.ndarray:
+def unfold(tracks, radius: float = CANONICAL.radius, size: int = CANONICAL.size) -> np.ndarray:
     """Tracks (B, T, 2) -> the unfolded tracks: each position replaced by its mirror image (in the walls)
     nearest to the fitted straight motion (`fit_line`). A lawful track unfolds to a straight line."""
     p = np.asarray(tracks, dtype=np.float64)
@@ -182,7 +156,7 @@ class VideoAutoencoder(nn.Module):
     def unfold_keypoints(self, frames: torch.Tensor) -> torch.Tensor:
         """Frames (B, T, H, W) -> keypoints unfolded at the walls (B, T, 2), px (no parameters)."""
         c = self.config
-        track = keypoints(frames).detach().double().numpy()
+        track = soft_centroid(frames).detach().double().numpy()
         return torch.tensor(unfold(track, c.radius, c.size), dtype=frames.dtype)
 
     def encode_track(self, track: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@
   far ahead; a model trained on short rollouts drifts beyond them.
 
 This file is the model and its loss, nothing else. Training it (the data pool and the recipe) is
-worldmodels.world_model_training; the recorded reference run is worldmodels.reference_run.
+worldmodels.world_model_training; the recorded reference run loads with worldmodels.registry.load("world_model").
 """
 
 from __future__ import annotations

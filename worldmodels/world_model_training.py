@@ -7,7 +7,11 @@ fly (worldmodels.render.render_torch). Each step decodes the reconstruction plus
 randomly chosen imagined steps: decoding is the costly part, the dynamics still runs all of them.
 
 Optimisation: worldmodels.training.train (AdamW without weight decay, linear warm-up, cosine decay to
-zero, gradient clipping), with `TrainingRecipe.optim` as its TrainConfig.
+zero, gradient clipping), with `TrainingRecipe.optim` as its TrainConfig: one stage.
+
+`presets()` holds the configs `python -m worldmodels.train world_model --config NAME` trains (`chapter5`,
+the recorded run; `big`, meant for a GPU; `tiny`, seconds on a CPU) and `train_from_config` trains one:
+the model's entry in worldmodels.registry. `bench/world_model.py --save` records the reference run.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import torch
 
 from .data import TRAIN_WORLD
 from .physics import WorldConfig, random_actions, simulate
+from .registry import merge_config, split_steps
 from .render import render_torch
 from .training import History, TrainConfig, batch_sampler, shard_rows, train
 from .world_model import WorldModel, WorldModelConfig, rollout_loss
@@ -110,9 +115,15 @@ def train_world_model(model_config: WorldModelConfig = WorldModelConfig(), recip
     torch.manual_seed(recipe.optim.seed)  # the initial weights
     model = WorldModel(model_config)
     next_batch = window_batches(world, recipe, model_config.context, pool=pool, shard=shard)
-    history = train(model, lambda m, batch: rollout_loss(m, *batch), next_batch, recipe.optim,
+    (optim,) = stages(recipe)
+    history = train(model, lambda m, batch: rollout_loss(m, *batch), next_batch, optim,
                     desc="training the world model", progress=progress, **train_options)
     return model.eval(), history
+
+
+def stages(recipe: TrainingRecipe) -> tuple[TrainConfig]:
+    """The TrainConfigs of the recipe's stages: one, recipe.optim."""
+    return (recipe.optim,)
 
 
 def record_configs(model_config, recipe: TrainingRecipe, world: WorldConfig) -> dict:
@@ -128,3 +139,55 @@ def configs_from_record(record: dict, model_config_class=WorldModelConfig) -> tu
     world = record["world"]
     world = WorldConfig(**{**world, "speed_ranges": tuple(tuple(r) for r in world["speed_ranges"])})
     return model_config_class(**record["model_config"]), TrainingRecipe.from_dict(record["recipe"]), world
+
+
+def presets() -> dict[str, dict]:
+    """The world model's configs for worldmodels.train (a run record's keys): name -> {"model_config",
+    "recipe", "world"[, "min_balls"]}; the first, `chapter5`, is the recorded reference run."""
+    chapter5 = record_configs(WorldModelConfig(), TrainingRecipe(), TRAIN_WORLD)
+    big = {  # meant for a GPU: 64x64 frames, 3 to 6 balls in one pool, a wider model, a bigger batch
+        "model_config": dataclasses.asdict(WorldModelConfig(size=64, latent=64, enc_hidden=1024, dyn_hidden=512,
+                                                            dec_hidden=1024, dec_layers=2)),
+        "recipe": merge_config(chapter5["recipe"], {"batch_size": 512, "pool_sequences": 16384,
+                                                    "optim": {"steps": 20000, "lr": 2e-3, "warmup_steps": 500}}),
+        "world": dataclasses.asdict(WorldConfig(n_balls=6, radius=4.0, size=64, speed_ranges=((2.0, 4.0),), max_speed=6.0)),
+        "min_balls": 3,  # the pool mixes 3 .. world.n_balls balls
+    }
+    tiny = {  # seconds on a CPU: the tests and the appendix's measurements
+        "model_config": dataclasses.asdict(WorldModelConfig(latent=16, enc_hidden=64, dyn_hidden=64, dec_hidden=64)),
+        "recipe": merge_config(chapter5["recipe"], {"batch_size": 32, "rollout_steps": 6, "decoded_steps": 3,
+                                                    "pool_sequences": 256, "pool_frames": 16,
+                                                    "optim": {"steps": 40, "warmup_steps": 5, "eval_every": 10}}),
+        "world": chapter5["world"],
+    }
+    return {"chapter5": chapter5, "big": big, "tiny": tiny}
+
+
+def mixed_ball_pool(world: WorldConfig, recipe: TrainingRecipe, min_balls: int):
+    """A pool whose sequences hold min_balls .. world.n_balls balls (equal shares); missing balls sit far
+    outside the frame, where they render as nothing and never collide."""
+    counts = range(min_balls, world.n_balls + 1)
+    share = -(-recipe.pool_sequences // len(counts))
+    positions, actions = [], []
+    for i, n in enumerate(counts):
+        part = dataclasses.replace(recipe, pool_sequences=share,
+                                   optim=dataclasses.replace(recipe.optim, seed=recipe.optim.seed * 1000 + i))
+        pos, act = simulate_pool(dataclasses.replace(world, n_balls=n), part)
+        far = torch.full(pos.shape[:2] + (world.n_balls - n, 2), -1e3)
+        positions.append(torch.cat([pos, far], dim=2)), actions.append(act)
+    return torch.cat(positions)[: recipe.pool_sequences], torch.cat(actions)[: recipe.pool_sequences]
+
+
+def train_from_config(config: dict, *, steps: int | None = None, shard=(0, 1), progress: bool = True, **hooks):
+    """Train the world model from a config dict (a preset or a run record); `steps` stretches its one stage
+    (registry.split_steps, TrainConfig.with_steps). The registry's `train` (worldmodels.train's hooks)."""
+    model_config, recipe, world = configs_from_record(config)
+    if steps is not None:
+        (steps,) = split_steps([recipe.optim.steps], steps)
+        recipe = dataclasses.replace(recipe, optim=recipe.optim.with_steps(steps))
+    pool = None
+    if config.get("min_balls") is not None:
+        if not 1 <= config["min_balls"] <= world.n_balls:
+            raise ValueError(f"min_balls must be in 1..world.n_balls ({world.n_balls}), got {config['min_balls']}")
+        pool = mixed_ball_pool(world, recipe, config["min_balls"])
+    return train_world_model(model_config, recipe, world, progress=progress, shard=shard, pool=pool, **hooks)

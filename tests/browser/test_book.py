@@ -30,6 +30,9 @@ checks: a title and a figure on every page, formulas typeset by MathJax from dis
 internal link or anchor; and checks that collapsed plotting code (`hide-input`) opens on a click,
 that no built page (search and index pages included) names a network resource in its HTML, and that
 no notebook shows a widget output (which the offline book could only show as its text fallback).
+The course map (book/course_map.md) is measured at both widths: its smallest text is at least 12 px,
+no card's text runs over the card's border, the grid fits the screen, and every chapter and the appendix
+has a card with its headline number (from tools/chapters.py).
 `test_the_checks_catch_what_they_should` runs the checker on a page built to fail every check.
 A one-line summary (console errors, non-local requests, overflowing outputs, phone-width problems,
 wrapped printed outputs) is printed at the end of the session.
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -50,6 +54,9 @@ import yaml
 from cdp import Browser, BrowserError, find_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+from chapters import chapters  # noqa: E402
+
 # WM_BOOK_HTML: check a book built elsewhere (a scratch build); the default is `make book`'s output.
 HTML = Path(os.environ.get("WM_BOOK_HTML") or ROOT / "book" / "_build" / "html")
 LAPTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
@@ -198,6 +205,29 @@ _PHONE_JS = "(() => {" + _HELPERS_JS + """
           unboxed, wide};
 })()"""
 
+# The course map's cards (only on a page that has them): the smallest font size of any visible text in the
+# grid, the cards whose text runs over their border, how far right the grid reaches, and each card's text.
+_COURSE_MAP_JS = """
+(() => {
+  const map = document.querySelector('.course-map');
+  if (!map) return null;
+  const visible = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  const texts = [...map.querySelectorAll('*')].filter(el => visible(el) &&
+    [...el.childNodes].some(n => n.nodeType === Node.TEXT_NODE && n.textContent.trim()));
+  const cards = [...map.querySelectorAll('.course-map-card')];
+  const over = cards.filter(card => {
+    const box = card.getBoundingClientRect();
+    return card.scrollWidth > card.clientWidth + 1 || card.scrollHeight > card.clientHeight + 1 ||
+      [...card.querySelectorAll('*')].some(el => { const r = el.getBoundingClientRect();
+        return r.right > box.right + 1 || r.bottom > box.bottom + 1 || r.left < box.left - 1; });
+  });
+  return {smallest_px: Math.min(...texts.map(el => parseFloat(getComputedStyle(el).fontSize))),
+          texts: texts.length, cards: cards.map(c => c.innerText.replace(/\\s+/g, ' ')),
+          overflowing: over.map(c => c.innerText.replace(/\\s+/g, ' ').slice(0, 60)),
+          right_px: Math.round(map.getBoundingClientRect().right), viewport: document.documentElement.clientWidth};
+})()
+"""
+
 # Collapsed plotting code: closed at first, open after a click on its summary, code then visible.
 _TOGGLE_JS = """
 (() => {
@@ -251,10 +281,12 @@ def _visit(page, path):
     page.evaluate(_READY_JS)
     result = {"dom": page.evaluate("document.documentElement.outerHTML")}
     result["laptop"] = page.evaluate(_LAPTOP_JS)
+    result["laptop"]["course_map"] = page.evaluate(_COURSE_MAP_JS)
     result["toggles"] = page.evaluate(_TOGGLE_JS)
     page.send("Emulation.setDeviceMetricsOverride", PHONE)
     page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     result["phone"] = page.evaluate(_PHONE_JS)
+    result["phone"]["course_map"] = page.evaluate(_COURSE_MAP_JS)
     page.send("Emulation.clearDeviceMetricsOverride")
     page.pump(0.3)  # late console messages and requests
     # Every page is a reader's first visit: forget what this one stored (e.g. the theme mode).
@@ -355,8 +387,8 @@ def test_page_renders_with_title_and_figure(rendered, toc_file):
         assert "<mjx-container" in text, f"{toc_file}: formulas were not typeset (MathJax did not load from disk)"
     titles = [t.strip().rstrip("#").strip() for t in dom.h1 if t.strip()]
     assert titles, f"{toc_file}: the page shows no <h1> title in the browser"
-    if toc_file.endswith(("bibliography", "glossary")):
-        return  # a list of references, a list of definitions: no figure to show
+    if toc_file.endswith(("bibliography", "glossary", "course_map")):
+        return  # a list of references, of definitions; the course map is a grid of cards (measured below)
     figures = [src for src in dom.images if not re.search(r"logo|badge|_static/", src)]
     assert figures, f"{toc_file}: the page shows no figure (no <img> outside the theme)"
 
@@ -401,6 +433,19 @@ def test_math_and_tables_scroll_in_their_box_at_390px(rendered, toc_file):
             + _bullets(phone["unboxed"], ["section", "code_cell", "element", "problem", "width_px", "text"])
         )
     assert not problems, f"{toc_file} at 390 px: " + "\n".join(problems)
+
+
+@pytest.mark.parametrize("width", ["laptop", "phone"])
+def test_course_map_is_readable(rendered, width):
+    seen = _seen(rendered, "book/course_map")[width]["course_map"]
+    assert seen, "book/course_map shows no course map (div.course-map, written by tools/front_matter.py)"
+    assert seen["smallest_px"] >= 12, f"the course map's smallest text is {seen['smallest_px']} px ({width})"
+    assert not seen["overflowing"], "course map cards whose text runs over the border:\n" + _bullets(seen["overflowing"])
+    assert seen["right_px"] <= seen["viewport"], (
+        f"the course map reaches {seen['right_px']} px on a {seen['viewport']} px screen")
+    for chapter in chapters():
+        card = [text for text in seen["cards"] if chapter.title in text]
+        assert card and chapter.headline in card[0], f"{chapter.name} has no card with its headline"
 
 
 @pytest.mark.parametrize("toc_file", PAGES)

@@ -141,14 +141,14 @@ def a_bad_reference_is_refused(ns):
 # unavailable to the learner's code (worldmodels/grading/answers.py). Empty: none answers it.
 ANSWERS = {
     "ex6.1": (
-        "worldmodels.physics_checks.free_flight_speed",
-        "worldmodels.physics_checks.free_flight_mask",
+        "worldmodels.laws.free_flight_speed",
+        "worldmodels.laws.free_flight_mask",
     ),
-    "ex6.2": ("worldmodels.physics_checks.bounce_angles",),
+    "ex6.2": ("worldmodels.laws.bounce_angles",),
     "ex6.3": (
         "worldmodels.physics_checks.law_metrics",
-        "worldmodels.physics_checks.free_flight_speed",
-        "worldmodels.physics_checks.free_flight_mask",
+        "worldmodels.laws.free_flight_speed",
+        "worldmodels.laws.free_flight_mask",
     ),
     "ex6.4": (),  # the chapter computes the ratio inline; no package function answers it
 }

@@ -93,6 +93,6 @@ def energy_is_squared(ns):
 # unavailable to the learner's code (worldmodels/grading/answers.py).
 ANSWERS = {
     "ex8.1": ("worldmodels.planning.cem_update",),
-    "ex8.2": ("worldmodels.planning.wilson_interval",),
-    "ex8.3": ("worldmodels.planning.learned_model", "worldmodels.planning.objective", "worldmodels.planning.policy_return"),
+    "ex8.2": ("worldmodels.stats.wilson_interval",),
+    "ex8.3": ("worldmodels.planning.learned_model", "worldmodels.planning.objective", "worldmodels.imagined_experience.policy_return"),
 }

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from worldmodels import detection
+from worldmodels import stats
 from worldmodels.grading import exercise_test
 
 # ex10.1 auc_from_scores(real, generated): P(generated score > real score), ties count 1/2.
@@ -33,13 +33,13 @@ def matches_the_course_on_random_scores(ns):
     rng = np.random.default_rng(3)
     real, gen = rng.normal(size=60), rng.normal(0.7, 1.0, size=40)
     value = float(ns["auc_from_scores"](real, gen))
-    expected = detection.auc(real, gen)
+    expected = stats.auc(real, gen)
     assert math.isclose(value, expected, abs_tol=1e-9), f"expected {expected:.4f}, got {value}"
     assert math.isclose(float(ns["auc_from_scores"](np.zeros(3), np.ones(2))), 1.0), "expected 1 when every generated score is higher"
     assert math.isclose(float(ns["auc_from_scores"](np.ones(3), np.zeros(2))), 0.0), "expected 0 when every generated score is lower"
 
 
-# ex10.2 speed_spread(positions): (T, 2) in free flight -> std / mean of the step lengths.
+# ex10.2 speed_spread(positions): (T, 2) in free flight -> max |step length / median step length - 1|.
 
 
 @exercise_test("ex10.2", points=1, hint="Steps d = np.diff(positions, axis=0); speeds = their lengths; a straight constant-speed line has spread 0.")
@@ -49,15 +49,19 @@ def constant_speed_has_no_spread(ns):
     assert math.isclose(value, 0.0, abs_tol=1e-9), f"expected 0 for a ball at constant speed, got {value}"
 
 
-@exercise_test("ex10.2", points=1, hint="std / mean of the speeds, with np.std (population std, ddof=0).")
+@exercise_test("ex10.2", points=1, hint="Divide every speed by the median speed (np.median) and take the largest distance from 1.")
 def spread_by_hand(ns):
-    # steps along x of 1, 3, 1, 3: speeds 1, 3, 1, 3 -> mean 2, std 1 -> 0.5
+    # steps along x of 1, 3, 1, 3: speeds 1, 3, 1, 3 -> median 2 -> |0.5 - 1| = |1.5 - 1| = 0.5
     xs = np.array([0.0, 1.0, 4.0, 5.0, 8.0])
     positions = np.stack([xs, np.full_like(xs, 10.0)], axis=1)
     value = float(ns["speed_spread"](positions))
-    assert math.isclose(value, 0.5), f"expected 0.5 (speeds 1, 3, 1, 3: std 1 / mean 2), got {value}"
+    assert math.isclose(value, 0.5), f"expected 0.5 (speeds 1, 3, 1, 3: median 2, the largest step 1.5 x the median), got {value}"
     scaled = float(ns["speed_spread"](positions * 3))
     assert math.isclose(scaled, 0.5), f"expected the spread not to depend on the units (0.5 for 3x the positions), got {scaled}"
+    # speeds 1, 1, 1, 3 -> median 1 -> the last step is 3x the median: 2 (one bad step is enough)
+    one_jump = np.stack([np.array([0.0, 1.0, 2.0, 3.0, 6.0]), np.full(5, 10.0)], axis=1)
+    value = float(ns["speed_spread"](one_jump))
+    assert math.isclose(value, 2.0), f"expected 2 (speeds 1, 1, 1, 3: the last is 3 x the median 1), got {value}"
 
 
 # ex10.3 watermark_z(values, signs): sum(w * y) / sqrt(sum(y^2)).
@@ -88,7 +92,7 @@ def no_key_means_no_mark(ns):
 # The package functions that answer each exercise: while its tests run in the grader they are
 # unavailable to the learner's code (worldmodels/grading/answers.py). Empty: none answers it.
 ANSWERS = {
-    "ex10.1": ("worldmodels.detection.auc",),
-    "ex10.2": ("worldmodels.detection.law_violations",),
+    "ex10.1": ("worldmodels.stats.auc",),
+    "ex10.2": ("worldmodels.laws.clip_violations",),
     "ex10.3": ("worldmodels.watermark.score",),
 }

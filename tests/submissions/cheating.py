@@ -157,6 +157,157 @@ def _reads_the_solutions(nb, ctx):
     return "stub", {ex: ("zero", "NotImplementedError") for ex in ALL}
 
 
+# Second round: attacks on the grader's files, the sandbox's view, the result channel and the limits.
+
+
+def _links_to_the_solutions(nb, ctx):
+    # the submitted notebook is a link: to the instructor's solutions through the grader's own cwd
+    return f"link:/proc/self/cwd/solutions/{NAME}", {ex: ("zero", "symbolic link") for ex in ALL}
+
+
+def _links_to_the_environment(nb, ctx):
+    # a link to the grader's environment: its text must never reach grades.csv
+    return "link:/proc/self/environ", {ex: ("zero", "symbolic link") for ex in ALL}
+
+
+def _links_the_job_file(nb, ctx):
+    # replace every file the grader might write on a restart by a link into the tests and outside folders,
+    # then end the process hard so that the grader restarts it
+    _insert(nb, "import os\n"
+                f"targets = [{str(ctx['tests_dir'] / 'ch01.py')!r}, {str(ctx['outside'] / 'planted.txt')!r}]\n"
+                "places = {os.getcwd(), os.path.dirname(os.getcwd()), os.environ.get('TMPDIR', ''),\n"
+                "          os.environ.get('HOME', ''), '/submission', '/tmp'}\n"
+                "for place in sorted(p for p in places if p):\n"
+                "    try:\n"
+                "        names = set(os.listdir(place)) | {'job.json', 'job', 'results.json'}\n"
+                "    except OSError:\n"
+                "        continue\n"
+                "    for k, name in enumerate(sorted(names)):\n"
+                "        path = os.path.join(place, name)\n"
+                "        try:\n"
+                "            if os.path.isfile(path) or os.path.islink(path):\n"
+                "                os.remove(path)\n"
+                "            os.symlink(targets[k % 2], path)\n"
+                "        except OSError:\n"
+                "            pass\n"
+                "os._exit(3)\n")
+    return "solution", {ex: FULL for ex in ALL}
+
+
+def _reads_git_and_the_file_system(nb, ctx):
+    # the answers from the repository's history, or from any solutions notebook found by walking /
+    _insert(nb, "import json, os, subprocess, worldmodels\n"
+                "root = os.path.dirname(os.path.dirname(os.path.abspath(worldmodels.__file__)))\n"
+                "found = []\n"
+                "try:\n"
+                f"    found.append(subprocess.run(['git', '-C', root, 'show', 'HEAD:solutions/{NAME}'],\n"
+                "                                capture_output=True, text=True, timeout=10).stdout)\n"
+                "except (OSError, subprocess.SubprocessError):\n"
+                "    pass\n"
+                "for top, dirs, files in os.walk('/'):\n"
+                "    dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev')]\n"
+                f"    if {NAME!r} in files and os.path.realpath(top) != os.getcwd():\n"
+                "        try:\n"
+                f"            found.append(open(os.path.join(top, {NAME!r})).read())\n"
+                "        except OSError:\n"
+                "            pass\n"
+                "for text in found:\n"
+                "    try:\n"
+                "        cells = json.loads(text)['cells']\n"
+                "    except (ValueError, KeyError):\n"
+                "        continue\n"
+                "    for cell in cells:\n"
+                "        source = ''.join(cell['source'])\n"
+                "        if cell['cell_type'] == 'code' and 'BEGIN SOLUTION' in source:\n"
+                "            exec(source, globals())\n", after_exercise="ex1.3")
+    return "stub", {ex: ("zero", "NotImplementedError") for ex in ALL}
+
+
+def _forges_a_complete_run(nb, ctx):
+    # the authenticated channel, found with gc, reports every test of every exercise as passed and the run
+    # as over, then the process ends: the stubs stay untouched
+    _insert(nb, "import gc, os\n"
+                "channel = next(o for o in gc.get_objects() if type(o).__name__ == 'Channel')\n"
+                "tests = {'ex1.1': ['reflect_moves_freely', 'reflect_bounces_off_right_wall',\n"
+                "                   'reflect_bounces_off_left_wall', 'reflect_reproduces_the_simulator'],\n"
+                "         'ex1.2': ['kinetic_energy_of_one_ball', 'kinetic_energy_sums_balls_and_checks_shape',\n"
+                "                   'kinetic_energy_matches_the_simulator'],\n"
+                "         'ex1.3': ['centroid_of_one_pixel', 'centroid_is_intensity_weighted',\n"
+                "                   'centroid_rejects_empty_frame', 'centroid_finds_a_rendered_ball']}\n"
+                f"channel.send('restoring', nb={NAME!r})\n"
+                f"channel.send('restored', nb={NAME!r}, patched=[])\n"
+                "for ex, names in tests.items():\n"
+                f"    channel.send('ex', nb={NAME!r}, ex=ex)\n"
+                "    for name in names:\n"
+                f"        channel.send('test', nb={NAME!r}, ex=ex, name=name, points=1, max=1, status='passed',\n"
+                "                     message='')\n"
+                "        channel.send('reply', id=1, value=None)\n"
+                f"    channel.send('ex_end', nb={NAME!r}, ex=ex, answers=[])\n"
+                f"channel.send('nb_end', nb={NAME!r})\n"
+                "channel.send('done')\n"
+                "os._exit(0)\n")
+    return "stub", {ex: ("zero", "") for ex in ALL}
+
+
+def _copies_the_answer_from_its_source(nb, ctx):
+    # the course's kinetic_energy recompiled from its source text under another name, and loaded again as a
+    # fresh module from its file: in the grading edition the answer's body is not there to copy
+    _set_body(nb, "ex1.2", "import importlib.util, inspect, sys, textwrap\n"
+                           "import worldmodels.physics as physics\n"
+                           "scope = {'np': physics.np}\n"
+                           "source = textwrap.dedent(inspect.getsource(physics.kinetic_energy))\n"
+                           "shifted = '\\n' * 7 + source.replace('def kinetic_energy', 'def _mine')\n"
+                           "exec(compile(shifted, 'x', 'exec'), scope)\n"
+                           "spec = importlib.util.spec_from_file_location('fresh_physics', physics.__file__)\n"
+                           "fresh = importlib.util.module_from_spec(spec)\n"
+                           "sys.modules['fresh_physics'] = fresh\n"
+                           "spec.loader.exec_module(fresh)\n"
+                           "def kinetic_energy(velocities):\n"
+                           "    try:\n"
+                           "        return scope['_mine'](velocities)\n"
+                           "    except NotImplementedError:\n"
+                           "        return fresh.kinetic_energy(velocities)\n")
+    return "solution", {"ex1.1": FULL, "ex1.2": ("zero", "worldmodels.physics.kinetic_energy"), "ex1.3": FULL}
+
+
+def _fork_bomb(nb, ctx):
+    # 600 processes that wait: the cgroup's pids.max (256) stops it even for root; if it does not, the
+    # notebook loses its centroid, so the limit holding is what keeps ex1.3 at full marks
+    _insert(nb, "import os, signal, time\n"
+                "children = []\n"
+                "for _ in range(600):\n"
+                "    try:\n"
+                "        pid = os.fork()\n"
+                "    except OSError:\n"
+                "        break\n"
+                "    if pid == 0:\n"
+                "        time.sleep(60)\n"
+                "        os._exit(0)\n"
+                "    children.append(pid)\n"
+                "for pid in children:\n"
+                "    os.kill(pid, signal.SIGKILL)\n"
+                "    os.waitpid(pid, 0)\n"
+                "if len(children) >= 600:\n"
+                "    del centroid\n", after_exercise="ex1.3")
+    return "solution", {ex: FULL for ex in ALL}
+
+
+def _fills_tmp(nb, ctx):
+    # write far more to /tmp than its size: the tmpfs refuses, and the memory it holds is the student's
+    _insert(nb, "import os, tempfile\n"
+                "written = 0\n"
+                "try:\n"
+                "    with open(os.path.join(tempfile.gettempdir(), 'fill'), 'wb') as f:\n"
+                "        for _ in range(200):\n"
+                "            f.write(b'x' * (1 << 20))\n"
+                "            written += 1\n"
+                "except OSError:\n"
+                "    pass\n"
+                "if written >= 200:\n"
+                "    del centroid\n", after_exercise="ex1.3")
+    return "solution", {ex: FULL for ex in ALL}
+
+
 CASES = {
     "rewrites_the_tests": _rewrites_the_tests,
     "imports_the_answer": _imports_the_answer,
@@ -166,6 +317,14 @@ CASES = {
     "uses_the_network": _uses_the_network,
     "writes_outside_its_copy": _writes_outside_its_copy,
     "reads_the_solutions": _reads_the_solutions,
+    "links_to_the_solutions": _links_to_the_solutions,
+    "links_to_the_environment": _links_to_the_environment,
+    "links_the_job_file": _links_the_job_file,
+    "reads_git_and_the_file_system": _reads_git_and_the_file_system,
+    "forges_a_complete_run": _forges_a_complete_run,
+    "copies_the_answer_from_its_source": _copies_the_answer_from_its_source,
+    "fork_bomb": _fork_bomb,
+    "fills_tmp": _fills_tmp,
 }
 ALL = ("ex1.1", "ex1.2", "ex1.3")
 
@@ -190,6 +349,9 @@ def build(root: Path, tests_dir: Path, outside: Path, port: int, cases=None) -> 
             nb = stubbed
         folder = root / student
         folder.mkdir(parents=True)
+        if base.startswith("link:"):  # the submitted "notebook" is a symbolic link
+            (folder / NAME).symlink_to(base[len("link:"):])
+            continue
         nbformat.write(nb, folder / NAME)
     good = root / "complete_solution"
     good.mkdir()

@@ -3,8 +3,10 @@
 - `exercise_test(id, points, hint)`: decorate a grading test `test(ns)` in tests/exercises/chNN.py.
 - `check(id)`: run an exercise's tests in the live notebook and print a verdict per test.
 - `python -m worldmodels.grading {generate,verify,grade,grade-class,release}`: see docs/grading.md.
-  Grading runs each student in a sandbox (bubblewrap) when the machine has one; while an exercise's
-  tests run, the course's own answers to it (ANSWERS in its test module) are refused (answers.py).
+  Grading runs each student in a sandbox (bubblewrap, sandbox.py) that mounts only what the run needs,
+  in a control group per student (cgroups.py); the tests of REMOTE chapters run in the grader, which
+  sends the student's process only inputs (remote.py); the course's own answers are left out of the
+  package the sandbox sees (edition.py) or refused while their exercise is graded (answers.py).
 """
 
 from .checker import check, run_test

@@ -13,6 +13,7 @@ from .consistency import problems
 from .grader import (SANDBOXES, GraderError, Limits, build_font_cache, choose_sandbox, course_exercises,
                      grade_student, read_tests)
 from .markers import generate
+from .edition import removable, student_edition
 from .registry import repo_root
 
 COLUMNS = ("student", "exercise", "points", "max", "status", "reason")
@@ -36,7 +37,7 @@ def table(results) -> str:
 
 def _limits(args) -> Limits:
     return Limits(cell_s=args.cell_timeout, exercise_s=args.exercise_timeout, notebook_s=args.notebook_timeout,
-                  memory_mb=args.memory_mb)
+                  memory_mb=args.memory_mb, tmp_mb=args.tmp_mb)
 
 
 def _expected(args):
@@ -111,7 +112,7 @@ def cmd_grade(args) -> int:
     expected = _expected(args)
     sandbox, sentence = _announce(args.sandbox)
     results = grade_student(Path(args.folder), Path(args.folder).name, expected, _limits(args), args.tests,
-                            sandbox=sandbox, tests=read_tests(expected, args.tests), hide=(args.solutions,))
+                            sandbox=sandbox, tests=read_tests(expected, args.tests))
     print(table(results))
     print(("WARNING: " if sandbox == "none" else "") + sentence)
     return 2 if any(r.status == "grader-error" for r in results) else 0
@@ -132,12 +133,15 @@ def cmd_grade_class(args) -> int:
     before = _fingerprint(_instructor_folders(args)) if sandbox == "none" else None
     start = time.perf_counter()
 
-    shared = tempfile.TemporaryDirectory(prefix="grade-class-")
-    build_font_cache(Path(shared.name))
+    shared = tempfile.TemporaryDirectory(prefix="grade-class-")  # the grader's: the sandbox mounts it read-only
+    fonts = Path(shared.name) / "fonts"
+    fonts.mkdir()
+    build_font_cache(fonts)
+    edition = student_edition(Path(shared.name), removable(tests, args.solutions)) if sandbox == "bwrap" else None
 
     def one(folder):
-        results = grade_student(folder, folder.name, expected, _limits(args), args.tests, shared=Path(shared.name),
-                                sandbox=sandbox, tests=tests, hide=(root, args.solutions))
+        results = grade_student(folder, folder.name, expected, _limits(args), args.tests, shared=fonts,
+                                sandbox=sandbox, tests=tests, edition=edition)
         total = sum(r.points for r in results)
         print(f"  {folder.name}: {_fmt(total)} / {_fmt(sum(r.max_points for r in results))}", flush=True)
         return results
@@ -213,7 +217,8 @@ def main(argv=None) -> int:
         p.add_argument("--notebook-timeout", type=float, default=Limits.notebook_s,
                        help="seconds for all cells of a notebook")
         p.add_argument("--memory-mb", type=int, default=Limits.memory_mb,
-                       help="address-space limit of a grading process")
+                       help="memory of all of a student's processes (with cgroups; else of each one)")
+        p.add_argument("--tmp-mb", type=int, default=Limits.tmp_mb, help="size of the sandbox's /tmp (in memory)")
         p.add_argument("--sandbox", choices=SANDBOXES, default="auto",
                        help="auto: bubblewrap when it works here, else none with a loud warning; "
                             "bwrap: required; none: no sandbox")

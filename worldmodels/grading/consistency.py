@@ -2,7 +2,7 @@
 
 - every exercise in solutions/ has tests, and every tested exercise appears in solutions/;
 - the points of an exercise's tests add up to the points of its marker;
-- an exercise's id names its notebook's chapter (ex2.1 lives in 02_....ipynb);
+- an exercise's id names its notebook's chapter (ex2.1 lives in 02_....ipynb, exA1.1 in A1_....ipynb);
 - each exercise cell is followed, before the next exercise, by a `check("<its id>")` cell;
 - each exercise has an ANSWERS entry naming the package functions that answer it, and they exist.
 """
@@ -15,11 +15,11 @@ import nbformat
 from .grader import is_check_cell, points_table
 from .markers import exercises
 from .answers import answer_function
-from .registry import HIDDEN, all_answers, all_tests, parse_id, repo_root, exercise_tests_dir
+from .registry import CHAPTER, HIDDEN, all_answers, all_tests, notebook_chapter, parse_id, repo_root, exercise_tests_dir
 
 
 def _check_calls(source: str) -> list[str]:
-    return re.findall(r"""check\(\s*["'](ex\d+\.\d+)["']""", source)
+    return re.findall(rf"""check\(\s*["'](ex{CHAPTER}\.\d+)["']""", source)
 
 
 def problems(solutions_dir: Path | None = None, tests_directory: Path | None = None) -> list[str]:
@@ -33,14 +33,14 @@ def problems(solutions_dir: Path | None = None, tests_directory: Path | None = N
         except ValueError as error:
             found.append(f"{path.name}: {error}")
             continue
-        number = re.match(r"^(\d+)_", path.name)
+        number = notebook_chapter(path.name)
         for ex in exs:
             if ex.id in marked:
                 found.append(f"{ex.id} is marked in both {marked[ex.id][0]} and {path.name}")
             marked[ex.id] = (path.name, ex.points)
-            if number and parse_id(ex.id)[0] != int(number.group(1)):
-                found.append(f"{path.name}: exercise {ex.id} belongs to chapter {parse_id(ex.id)[0]}, "
-                             f"not {int(number.group(1))}; rename it ex{int(number.group(1))}.N")
+            if number and parse_id(ex.id)[0] != number:
+                found.append(f"{path.name}: exercise {ex.id} belongs to chapter {parse_id(ex.id)[0].lstrip('0')}, "
+                             f"not {number.lstrip('0')}; rename it ex{number.lstrip('0')}.N")
         codes = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
         for k, ex in enumerate(exs):
             end = exs[k + 1].cell if k + 1 < len(exs) else len(nb.cells)
@@ -54,7 +54,7 @@ def problems(solutions_dir: Path | None = None, tests_directory: Path | None = N
         return found + [f"the exercise tests cannot be loaded: {type(error).__name__}: {error}"]
     for ex_id, (name, points) in sorted(marked.items()):
         if ex_id not in tests:
-            found.append(f"{name}: exercise {ex_id} has no tests in tests/exercises/ch{parse_id(ex_id)[0]:02d}.py")
+            found.append(f"{name}: exercise {ex_id} has no tests in tests/exercises/ch{parse_id(ex_id)[0]}.py")
             continue
         total = sum(t.points for t in tests[ex_id])
         if abs(total - points) > 1e-9:
@@ -73,7 +73,7 @@ def problems(solutions_dir: Path | None = None, tests_directory: Path | None = N
     for ex_id, (name, _) in sorted(marked.items()):
         if ex_id not in answers:
             found.append(f"{name}: exercise {ex_id} has no entry in ANSWERS of tests/exercises/"
-                         f"ch{parse_id(ex_id)[0]:02d}.py (the package functions that answer it; () if none)")
+                         f"ch{parse_id(ex_id)[0]}.py (the package functions that answer it; () if none)")
         for dotted in answers.get(ex_id, ()):
             try:
                 answer_function(dotted)

@@ -1,25 +1,23 @@
 """Grade submissions: one process per student, time limits, results that survive crashes.
 
-`grade_student(folder, ...)` copies the student's folder to a temporary directory, starts
-`worldmodels.grading.runner` there in a new process group and follows its JSON-lines report. If a cell
-or an exercise's tests hang past their limit the process group is killed; if the process dies
-(`os._exit`, a signal, ...) the grader notes which cell or exercise was running, restarts the runner
-without that cell (or past that exercise) and goes on. Every exercise ends with points, the maximum
-from the solutions notebook, a status and a one-line reason. The submission itself is only read.
+`grade_student(folder, ...)` copies the regular files of the student's folder into a temporary folder
+of the grader's (submission.py: never through a link), starts `worldmodels.grading.runner` on them
+(process.py) and follows its report. If a cell or an exercise's tests hang past their limit the
+process is killed; if it dies (`os._exit`, a signal, ...) the grader notes which cell or exercise was
+running, restarts it without that cell (or past that exercise) and goes on. Every exercise ends with
+points, the maximum from the solutions notebook, a status and a one-line reason. The submission
+itself is only read.
 
-The runner runs inside a sandbox when the machine has one (bubblewrap, `bwrap`): no network, the file
-system read-only except the student's scratch folder, the solutions, tests and submissions hidden, its
-own process namespace (whatever it starts dies with it), no capabilities, and CPU, process and memory
-limits. The tests' source is read here, once, and sent to the runner in its job.
+The runner runs inside a sandbox when the machine has one (sandbox.py: bubblewrap mounting only the
+system, Python, the grading edition of the package and the student's copy; no network; uid nobody),
+in a control group capping the student's memory and processes (cgroups.py). The tests' source is read
+here, once; the tests of REMOTE chapters run here too, asking the student's process only for the
+learner's results on their inputs (remote.py), and the others are sent to the runner in its job.
 """
 
 import ast
-import json
 import os
-import secrets
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,10 +29,17 @@ import nbformat
 
 from .checker import EXERCISE_TIMEOUT_S, GRADING_ENV
 from .markers import Exercise, exercises, marker_of
+from .process import SANDBOX_WORK, run_attempt
+from .remote import remote_chapters, remote_tests, run_remote
 from .registry import chapter_tests_path, exercise_tests_dir, hidden_tests_path, parse_id, read_source, repo_root
+from .edition import removable, student_edition
+from .sandbox import SANDBOXES, SUBMISSION, choose_sandbox, sandbox_available
+from .submission import copy_submission
+
+__all__ = ["SANDBOXES", "GraderError", "Limits", "Result", "choose_sandbox", "course_exercises", "grade_student",
+           "read_tests", "sandbox_available"]
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
-MAX_EVENT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -44,11 +49,12 @@ class Limits:
     exercise_s: float = EXERCISE_TIMEOUT_S  # all tests of one exercise (check() uses the same)
     startup_s: float = 120.0  # interpreter start and imports, loading tests
     grace_s: float = 3.0  # after a soft (SIGALRM) limit, before the hard kill
-    memory_mb: int = 4096  # address space of the grading process
+    memory_mb: int = 4096  # address space of each process; in a cgroup, memory of all of a student's processes
     file_mb: int = 256  # largest file the notebook may write
+    tmp_mb: int = 512  # the sandbox's private /tmp, where the notebook runs (memory: counts in memory_mb)
     cpu_s: float = 900.0  # CPU seconds of one grading process (threads count): it is ended past that
-    processes: int = 256  # processes and threads in the sandbox (applied only in a sandbox: RLIMIT_NPROC
-    #                       counts all of the user's processes outside one; the kernel exempts root)
+    processes: int = 256  # processes and threads of one student: a cgroup's pids.max, and in a sandbox
+    #                       RLIMIT_NPROC too (the kernel exempts root from that one, not from the cgroup's)
     max_restarts: int = 8  # per student
 
     def __post_init__(self):
@@ -70,80 +76,6 @@ class Result:
 
 class GraderError(RuntimeError):
     """The grader itself cannot run (not a student's fault)."""
-
-
-# ------------------------------------------------------------------------------------------ sandbox
-
-SANDBOXES = ("auto", "bwrap", "none")
-_probe_cache: dict = {}
-
-
-def sandbox_available() -> tuple[bool, str]:
-    """(True, version) when bubblewrap runs here with every namespace we ask for, else (False, why)."""
-    if "bwrap" not in _probe_cache:
-        bwrap = shutil.which("bwrap")
-        if not bwrap:
-            _probe_cache["bwrap"] = (False, "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`")
-        else:
-            try:
-                run = subprocess.run([bwrap, *_BWRAP_FLAGS, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                                      "--", "true"], capture_output=True, text=True, timeout=30)
-                version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=30).stdout
-                ok = run.returncode == 0
-                _probe_cache["bwrap"] = (ok, version.strip() if ok else
-                                         f"bwrap cannot create its namespaces here: {run.stderr.strip()[:200]}")
-            except (OSError, subprocess.SubprocessError) as error:
-                _probe_cache["bwrap"] = (False, f"bwrap does not run: {error}")
-    return _probe_cache["bwrap"]
-
-
-def choose_sandbox(mode: str) -> tuple[str, str]:
-    """("bwrap" or "none", a sentence for the run log) for --sandbox auto|bwrap|none."""
-    if mode not in SANDBOXES:
-        raise GraderError(f"--sandbox must be one of {', '.join(SANDBOXES)}, got {mode!r}")
-    if mode == "none":
-        return "none", "NO SANDBOX (--sandbox none): student code ran with the grader's rights"
-    ok, detail = sandbox_available()
-    if ok:
-        root = " (the grader runs as root: the kernel does not apply the process-count limit)" \
-            if os.geteuid() == 0 else ""
-        return "bwrap", f"sandbox: {detail}, no network, read-only file system, own process namespace{root}"
-    if mode == "bwrap":
-        raise GraderError(f"--sandbox bwrap: {detail}")
-    return "none", f"NO SANDBOX: {detail}; student code ran with the grader's rights (see docs/grading.md)"
-
-
-_BWRAP_FLAGS = ("--die-with-parent", "--unshare-all", "--new-session", "--cap-drop", "ALL")
-
-
-def _protected(path: Path) -> bool:
-    """Paths the sandbox may not hide: they hold the interpreter, the course package or the scratch folder."""
-    keep = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent, repo_root() / "worldmodels"]
-    return any(k == path or path in k.parents for k in keep) or path == Path("/")
-
-
-def _bwrap_command(cmd: list, scratch: Path, hide: list) -> list:
-    out = [shutil.which("bwrap") or "bwrap", *_BWRAP_FLAGS, "--ro-bind", "/", "/", "--dev", "/dev",
-           "--proc", "/proc", "--tmpfs", "/tmp"]
-    # A course checked out under /tmp (a CI clone, say) must stay visible, read-only, above the fresh /tmp:
-    # the interpreter, its virtual environment and the package live there.
-    tmp = Path("/tmp").resolve()
-    needed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, Path(sys.executable).resolve().parent, repo_root())}
-    rebound = []
-    for path in sorted(p for p in needed if tmp in p.parents):
-        if not any(r == path or r in path.parents for r in rebound):
-            out += ["--ro-bind", str(path), str(path)]
-            rebound.append(path)
-    hidden = []
-    for path in sorted({Path(h).resolve() for h in hide if h and Path(h).exists()}):
-        under_tmp = path == tmp or tmp in path.parents
-        visible_again = any(r == path or r in path.parents for r in rebound)
-        if (under_tmp and not visible_again) or any(h == path or h in path.parents for h in hidden):
-            continue  # already out of sight
-        if not _protected(path) and scratch.resolve() != path and path not in scratch.resolve().parents:
-            out += ["--tmpfs", str(path), "--remount-ro", str(path)]  # an empty, read-only folder in its place
-            hidden.append(path)
-    return out + ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--", *cmd]
 
 
 def points_table(tests: list) -> dict:
@@ -276,132 +208,57 @@ KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "OMP_
             "OPENBLAS_NUM_THREADS", "ATEN_CPU_CAPABILITY", "SYSTEMROOT")
 
 
-def _runner_env(scratch: Path, shared: Path | None) -> dict:
-    """The runner's environment: only a few harmless variables of ours (no tokens or secrets), HOME,
-    TMPDIR and matplotlib's config inside the scratch folder. `shared` holds a font cache built once per
-    run by the grader (building it costs ~0.5 s); each student gets a copy, so none can poison another's."""
+def _runner_env(scratch: Path, sandbox: str) -> dict:
+    """The runner's environment: only a few harmless variables of ours (no tokens or secrets), and HOME,
+    TMPDIR and matplotlib's config in the sandbox's private /tmp (without one, in the scratch folder).
+    The runner creates the folders, so the grader writes nothing where student code can write."""
     env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
-    for name in ("HOME", "TMPDIR", "MPLCONFIGDIR"):
-        (scratch / name.lower()).mkdir(exist_ok=True)
-    if shared is not None and Path(shared).is_dir():
-        for cached in Path(shared).glob("*.json"):
-            shutil.copy(cached, scratch / "mplconfigdir" / cached.name)
+    home = Path("/tmp") if sandbox == "bwrap" else scratch
     env.update({
         GRADING_ENV: "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-        "HOME": str(scratch / "home"), "TMPDIR": str(scratch / "tmpdir"),
-        "MPLCONFIGDIR": str(scratch / "mplconfigdir"),
+        "HOME": str(home / "home"), "TMPDIR": str(home / "tmpdir"), "MPLCONFIGDIR": str(home / "mplconfigdir"),
     })
     return env
 
 
 def build_font_cache(folder: Path) -> None:
-    """Build matplotlib's font cache once in `folder` (trusted: before any student code runs)."""
+    """Build matplotlib's font cache once in `folder` (trusted: before any student code runs). Each
+    student's process copies it into its own config folder (saves ~0.5 s each; none can poison another's)."""
     env = dict(os.environ, MPLCONFIGDIR=str(folder), MPLBACKEND="Agg")
     subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], env=env, timeout=120,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the runner and anything the notebook started
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-
-
-def _run_attempt(job: dict, job_path: Path, limits: Limits, env: dict, cwd: Path, on_event,
-                 sandbox: str = "none", hide: tuple = ()) -> tuple[str, str]:
-    """Start the runner on `job` and feed its events to on_event(event) -> deadline (s) for the next one.
-
-    Returns ("done", "") or (kind, message) with kind "timeout", "exited" or "fatal".
-    """
-    token = secrets.token_hex(16)
-    job_path.write_text(json.dumps({**job, "token": token}), encoding="utf-8")
-    read_fd, write_fd = os.pipe()
-    cmd = [sys.executable, "-I", "-m", "worldmodels.grading.runner", str(job_path), str(write_fd)]
-    if sandbox == "bwrap":
-        cmd = _bwrap_command(cmd, cwd, list(hide))
-    runner_pid = None  # learnt from the first line carrying the token: sent before any student code runs
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, pass_fds=(write_fd,), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    os.close(write_fd)
-    buffer, deadline = b"", time.monotonic() + limits.startup_s
-    try:
-        while True:
-            wait = deadline - time.monotonic()
-            ready = select.select([read_fd], [], [], max(wait, 0))[0] if wait > 0 else []
-            if not ready:
-                return "timeout", ""
-            chunk = os.read(read_fd, 65536)
-            if not chunk:
-                try:
-                    code = proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    code = None
-                return "exited", f"exit code {code}" if code is not None else "closed its output"
-            buffer += chunk
-            if len(buffer) > MAX_EVENT_BYTES and b"\n" not in buffer:
-                return "exited", "wrote garbage to the grader's channel"
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(event, dict) or event.get("token") != token:
-                    continue  # written by the notebook itself
-                if runner_pid is None:
-                    runner_pid = event.get("pid")  # in the sandbox, the runner's pid in its own namespace
-                if event.get("pid") != runner_pid:
-                    continue  # written by a process the notebook forked
-                if event.get("e") == "done":
-                    return "done", ""
-                if event.get("e") == "fatal":
-                    return "fatal", str(event.get("error", ""))
-                try:
-                    deadline = time.monotonic() + on_event(event)
-                except (KeyError, TypeError, AttributeError, ValueError):
-                    continue  # a malformed event (forged by student code?) changes nothing
-    finally:
-        os.close(read_fd)
-        _kill(proc)
-
-
 def grade_student(folder: Path, student: str, expected: dict[str, list[Exercise]], limits: Limits = Limits(),
                   tests_directory: Path | None = None, workroot: Path | None = None,
                   shared: Path | None = None, sandbox: str = "auto", tests: list | None = None,
-                  hide: tuple = ()) -> list[Result]:
+                  edition: Path | None = None) -> list[Result]:
     """Grade one student's folder of notebooks against the exercises `expected` of each notebook name.
 
     Temporary files go to a fresh folder in `workroot` (default: the system's), removed at the end;
-    `shared` is an optional cache folder for the whole class (matplotlib's font cache). `sandbox` is
+    `shared` is an optional folder for the whole class holding matplotlib's font cache. `sandbox` is
     "auto", "bwrap" or "none" (see choose_sandbox); `tests` the tests' sources from read_tests (read now
-    when not given); `hide` more folders the sandbox hides (e.g. the class's submissions).
+    when not given); `edition` the student edition of the package the sandbox mounts (sandbox.student_edition;
+    made now when not given).
     """
-    folder = Path(folder)
     sandbox = choose_sandbox(sandbox)[0]
     tests = read_tests(expected, tests_directory) if tests is None else tests
-    tests_directory = Path(tests_directory or exercise_tests_dir())
-    hide = (*hide, folder, tests_directory, repo_root() / "solutions", repo_root() / "tests")
     states = [NotebookState(name, exs) for name, exs in expected.items()]
-    scratch = Path(tempfile.mkdtemp(prefix="grade-", dir=workroot))
+    scratch = Path(tempfile.mkdtemp(prefix="grade-", dir=workroot))  # 0700: the grader's
     try:
         work = scratch / "work"
-        if folder.is_dir():
-            try:
-                shutil.copytree(folder, work, symlinks=True)
-            except (OSError, shutil.Error) as error:
-                for s in states:
-                    s.problem = ("invalid", f"could not copy the submission folder: {error}"[:200])
-        else:
-            work.mkdir()
+        problems = copy_submission(Path(folder), work)  # regular files only, never through a link
         for s in states:
-            if not s.problem:
+            why = problems.get(s.name) or problems.get("")
+            if why:
+                s.problem = ("invalid", f"{s.name}: {why}" if s.name in problems else why)
+            else:
                 load_notebook(work / s.name, s)
-        _grade_states(states, work, scratch, limits, tests, shared, sandbox, hide)
+        if sandbox == "bwrap" and edition is None and any(not s.problem for s in states):
+            edition = student_edition(scratch / "edition", removable(tests))
+        run = {"sandbox": sandbox, "copy": work, "edition": edition,
+               "fonts": Path(shared) if shared is not None and Path(shared).is_dir() else None}
+        _grade_states(states, scratch, limits, tests, run)
         return [r for s in states for r in _results(student, s)]
     finally:
         _remove(scratch)
@@ -410,8 +267,9 @@ def grade_student(folder: Path, student: str, expected: dict[str, list[Exercise]
 def _remove(path: Path) -> None:
     def unlock(func, p, exc):  # the notebook may have removed write permission from its files
         try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
+            for target in (os.path.dirname(p), p):
+                if not os.path.islink(target):  # never chmod through a link: it could point anywhere
+                    os.chmod(target, 0o700)
             func(p)
         except OSError:
             pass
@@ -419,19 +277,30 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path, onexc=unlock) if sys.version_info >= (3, 12) else shutil.rmtree(path, onerror=unlock)
 
 
-def _grade_states(states, work, scratch, limits, tests, shared, sandbox, hide) -> None:
-    env = _runner_env(scratch, shared)
+def _grade_states(states, scratch, limits, tests, run) -> None:
+    env = _runner_env(scratch, run["sandbox"])
+    sandbox, work = run["sandbox"], run["copy"]
     table = points_table(tests)
+    try:
+        remote, remote_answers = remote_tests(tests)  # run here; their sources never reach the student's process
+    except Exception as error:  # a broken REMOTE test module: a course bug, not the student's
+        for s in states:
+            s.problem = s.problem or ("grader-error", f"the exercise tests cannot be loaded: {error}"[:300])
+        return
     for attempt in range(limits.max_restarts + 1):
         pending = [s for s in states if not s.problem and not s.done]
         if not pending:
             return
         job = {
-            "tests": tests,
+            "tests": [t for t in tests if t[0] not in remote_chapters(tests)],
+            "remote": {ex: list(remote_answers.get(ex, ())) for ex in remote},
+            "copy": str(SUBMISSION) if sandbox == "bwrap" else None,
+            "fonts": str(run["fonts"]) if run["fonts"] else None,
             "limits": {"memory_mb": limits.memory_mb, "file_mb": limits.file_mb, "cpu_s": int(limits.cpu_s),
                        "processes": limits.processes if sandbox == "bwrap" and os.geteuid() != 0 else 0},
             "notebooks": [{
-                "name": s.name, "workdir": str(work), "cell_timeout": limits.cell_s,
+                "name": s.name, "workdir": str(SANDBOX_WORK if sandbox == "bwrap" else work),
+                "cell_timeout": limits.cell_s,
                 "notebook_timeout": limits.notebook_s,
                 "exercise_timeout": limits.exercise_s,
                 "cells": [(i, src) for i, src in s.cells if i not in s.skip],
@@ -441,13 +310,20 @@ def _grade_states(states, work, scratch, limits, tests, shared, sandbox, hide) -
         by_name = {s.name: s for s in pending}
         where = {"phase": "startup", "nb": None, "item": None, "until": 0.0}
 
-        def on_event(event):
+        def on_event(event, process):
             """Follow the runner; return how long the next event may take."""
             kind, state = event.get("e"), by_name.get(event.get("nb"))
             now = time.monotonic()
             if kind == "cell":
                 where.update(phase="cell", nb=state, item=event.get("cell"))
                 return limits.cell_s + limits.grace_s
+            if kind == "ex" and event["ex"] in remote:  # the verdict is computed here, the process only computes
+                ex, until = event["ex"], now + limits.exercise_s
+                where.update(phase="tests", nb=state, item=ex, until=until + limits.grace_s)
+                state.outcomes[ex] = run_remote(remote[ex], lambda request: process.call(request, until + limits.grace_s),
+                                                lambda: until - time.monotonic())
+                process.end_requests()  # Ended (the attempt is over) when the process stopped answering
+                return where["until"] - time.monotonic()
             if kind == "ex":
                 until = now + limits.exercise_s + limits.grace_s
                 where.update(phase="tests", nb=state, item=event.get("ex"), until=until)
@@ -456,7 +332,7 @@ def _grade_states(states, work, scratch, limits, tests, shared, sandbox, hide) -
                 ex, name = event["ex"], event.get("name")
                 known, seen = table.get(ex), [o.get("name") for o in state.outcomes.get(ex, [])]
                 if where["phase"] != "tests" or where["item"] != ex or (known is not None and name not in known) \
-                        or name in seen:
+                        or name in seen or ex in remote:
                     state.forged.setdefault(ex, f"the grading process reported a result for {name!r} out of turn")
                 else:
                     if known is not None:  # points are the grader's, never the reported ones
@@ -483,7 +359,7 @@ def _grade_states(states, work, scratch, limits, tests, shared, sandbox, hide) -
                 where.update(phase="between")
             return limits.startup_s
 
-        kind, message = _run_attempt(job, scratch / "job.json", limits, env, scratch, on_event, sandbox, hide)
+        kind, message = run_attempt(job, limits, env, run, on_event)
         if kind == "done" and all(s.done for s in pending):
             return
         if kind == "done":  # "done" before every notebook ended: not the runner's word

@@ -67,6 +67,13 @@ class ModuleGuard:
             raise AttributeError("the grader's guard cannot be changed")
         object.__setattr__(self, name, value)
 
+    def restore_builtins(self) -> None:
+        """Put back rebound builtins only: cheap enough to run after every call of a learner's function."""
+        current, items = self.builtins
+        for key, value in items:
+            if key not in current or current[key] is not value:
+                current[key] = value
+
     def restore(self) -> list[str]:
         """Undo rebound or deleted module attributes, replaced sys.modules entries and function code;
         name what changed."""

@@ -1,6 +1,6 @@
 """Exercise markers in a solutions notebook, and the student notebook generated from it.
 
-An exercise cell starts with `# EXERCISE ex2.1 (2 points)`; its solution lines sit between
+An exercise cell starts with `# EXERCISE ex2.1 (2 points)` (`exA1.1` in appendix 1); its solution lines sit between
 `### BEGIN SOLUTION` and `### END SOLUTION` inside a function body. Generating the student version
 replaces each region by `raise NotImplementedError("ex2.1: ...")` at the region's indentation and
 clears every output; all else stays byte-for-byte the same.
@@ -13,7 +13,9 @@ from pathlib import Path
 
 import nbformat
 
-MARKER = re.compile(r"^#\s*EXERCISE\s+(ex\d+\.\d+)\s*\((\d+(?:\.\d+)?)\s+points?\)\s*$")
+from .registry import CHAPTER
+
+MARKER = re.compile(rf"^#\s*EXERCISE\s+(ex{CHAPTER}\.\d+)\s*\((\d+(?:\.\d+)?)\s+points?\)\s*$")
 LOOSE_MARKER = re.compile(r"^#\s*EXERCISE\b")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("{id}: replace this line with your solution")'

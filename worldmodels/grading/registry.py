@@ -3,9 +3,9 @@
 A grading test is a plain function `test(ns)` that receives the learner's notebook namespace (a dict)
 and asserts. The decorator only attaches an `ExerciseTest` record to the function; nothing global is
 mutated, so loading a test module twice, or from a fresh module object, always gives the same tests.
-Test modules live in `tests/exercises/chNN.py` of the course repository, next to the installed
-(editable) package, and are executed from their path, never imported by name: code in a learner's
-notebook cannot swap them by planting a module in `sys.modules`.
+Test modules live in `tests/exercises/chNN.py` (`chA1.py` for appendix 1) of the course repository,
+next to the installed (editable) package, and are executed from their path, never imported by name:
+code in a learner's notebook cannot swap them by planting a module in `sys.modules`.
 
 A test module also names, for each of its exercises, the package functions that answer it:
 `ANSWERS = {"ex5.2": ("worldmodels.probe.probe_r2", ...), "ex2.3": ()}`. While an exercise's tests
@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-EXERCISE_ID = re.compile(r"^ex(\d+)\.(\d+)$")
+CHAPTER = r"(?:\d+|A\d+)"  # a chapter (1, 12) or an appendix (A1): ex1.2, exA1.3; files 01_x.ipynb, A1_x.ipynb
+EXERCISE_ID = re.compile(rf"^ex({CHAPTER})\.(\d+)$")
+NOTEBOOK_CHAPTER = re.compile(rf"^({CHAPTER})_")
 TESTS_ENV = "WORLDMODELS_TESTS_DIR"  # override where tests/exercises lives (e.g. an instructor's copy)
 _ATTR = "__exercise_test__"
 
@@ -33,12 +35,25 @@ class ExerciseTest:
     func: Callable
 
 
-def parse_id(exercise: str) -> tuple[int, int]:
-    """'ex1.2' -> (1, 2); anything else is a ValueError saying what an id looks like."""
+def chapter_key(chapter: int | str) -> str:
+    """The chapter as file names spell it: 1 -> '01', '12' -> '12', 'A1' -> 'A1' (an appendix)."""
+    text = str(chapter)
+    return f"{int(text):02d}" if text.isdigit() else text
+
+
+def parse_id(exercise: str) -> tuple[str, int]:
+    """'ex1.2' -> ('01', 2), 'exA1.3' -> ('A1', 3) (appendix 1); anything else is a ValueError."""
     match = EXERCISE_ID.match(str(exercise))
     if not match:
-        raise ValueError(f"exercise ids look like 'ex1.2' (chapter 1, exercise 2), got {exercise!r}")
-    return int(match.group(1)), int(match.group(2))
+        raise ValueError(f"exercise ids look like 'ex1.2' (chapter 1, exercise 2) or 'exA1.2' (appendix 1), "
+                         f"got {exercise!r}")
+    return chapter_key(match.group(1)), int(match.group(2))
+
+
+def notebook_chapter(filename: str) -> str | None:
+    """'02_language_models.ipynb' -> '02', 'A1_scaling_up.ipynb' -> 'A1', anything else None."""
+    match = NOTEBOOK_CHAPTER.match(filename)
+    return chapter_key(match.group(1)) if match else None
 
 
 def exercise_test(exercise: str, points: float = 1, hint: str = ""):
@@ -65,15 +80,15 @@ def exercise_tests_dir() -> Path:
     return Path(os.environ.get(TESTS_ENV) or repo_root() / "tests" / "exercises")
 
 
-def chapter_tests_path(chapter: int, directory: Path | None = None) -> Path:
-    return Path(directory or exercise_tests_dir()) / f"ch{chapter:02d}.py"
+def chapter_tests_path(chapter: int | str, directory: Path | None = None) -> Path:
+    return Path(directory or exercise_tests_dir()) / f"ch{chapter_key(chapter)}.py"
 
 
 HIDDEN = "hidden"  # tests/exercises/hidden/chNN.py: tests the grader runs, check() does not, the release omits
 
 
-def hidden_tests_path(chapter: int, directory: Path | None = None) -> Path:
-    return Path(directory or exercise_tests_dir()) / HIDDEN / f"ch{chapter:02d}.py"
+def hidden_tests_path(chapter: int | str, directory: Path | None = None) -> Path:
+    return Path(directory or exercise_tests_dir()) / HIDDEN / f"ch{chapter_key(chapter)}.py"
 
 
 _loads = 0
@@ -127,6 +142,19 @@ def load_chapter(path: Path, source: str | None = None, namespace: dict | None =
             isinstance(v, (tuple, list)) and all(isinstance(n, str) for n in v) for v in answers.values()):
         raise ValueError(f"{path.name}: ANSWERS must map exercise ids to tuples of dotted function names")
     return Chapter(tests, {k: tuple(v) for k, v in answers.items()}, frozenset(_code_objects(code)))
+
+
+def answers_in(source: str) -> dict[str, tuple]:
+    """A test module's ANSWERS read from its source without running it (a literal dict; {} otherwise)."""
+    import ast
+
+    try:
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ANSWERS" for t in node.targets):
+                return {str(k): tuple(v) for k, v in ast.literal_eval(node.value).items()}
+    except (SyntaxError, ValueError, TypeError, AttributeError):
+        pass
+    return {}
 
 
 def load_tests(path: Path, source: str | None = None) -> list[ExerciseTest]:

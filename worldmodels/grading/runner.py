@@ -1,12 +1,13 @@
 """The grading process: run one student's notebooks, then the tests, and stream what happened.
 
-Started by the grader as `python -m worldmodels.grading.runner JOB.json FD`. For each notebook of the
-job it executes the code cells in a fresh namespace (in the temporary copy of the student's folder,
-skipping `check(...)` cells and cells the grader marked as fatal), undoes any patching of imported
-modules, compiles the chapter's tests afresh and runs them on that namespace. The tests' source comes
-in the job, read by the grader before any student code ran: a notebook that edits the test files on
-disk changes nothing here (and in the sandbox it cannot edit them). While an exercise's tests run, the
-package functions that answer it are blocked (answers.py).
+Started by the grader as `python -m worldmodels.grading.runner - FD CALLS`, the job (JSON) on stdin.
+For each notebook of the job it executes the code cells in a fresh namespace (in the sandbox, in
+/tmp/work filled from the read-only copy of the student's files; skipping `check(...)` cells and cells
+the grader marked as fatal), undoes any patching of imported modules, then grades each exercise:
+for a REMOTE chapter it only answers the grader's requests read from CALLS (the learner's function
+called on the inputs sent, the result sent back as data: `serve`); otherwise it compiles the chapter's
+tests afresh from the source the grader sent and runs them on that namespace. While an exercise is
+graded, the package functions that answer it are blocked (answers.py).
 Every step is reported as one JSON line on file descriptor FD, so the grader keeps all results
 reported before a crash, an `os._exit` or a hard timeout, and restarts this process to go on.
 
@@ -22,10 +23,11 @@ import sys
 import time
 import traceback
 
-from .answers import AnswerGate, GuardedNamespace, answer_function, copies
+from .answers import AnswerGate, GuardedNamespace, answer_function, copies, refuse_bound
 from .checker import GRADING_ENV, _alarm, describe, run_test
 from .guard import FrozenImports, ModuleGuard
 from .registry import load_chapter, parse_id
+from .wire import Unsendable, decode, encode, raised
 
 MAX_OUTPUT_CHARS = 10_000  # student output kept per process (the rest is counted and dropped)
 
@@ -114,8 +116,11 @@ def run_cell(source: str, ns: dict, filename: str, timeout: float) -> str | None
 
 
 def grade_notebook(job: dict, sources: tuple, channel: Channel, guard: ModuleGuard, gate: AnswerGate,
-                   frozen: FrozenImports, restore=ModuleGuard.restore) -> None:
-    name = job["name"]
+                   frozen: FrozenImports, restore=ModuleGuard.restore, remote: dict | None = None,
+                   requests=None) -> None:
+    """Run one notebook's cells, then its exercises: the tests here, or for `remote` exercises (exercise ->
+    answer names) the grader's requests read from `requests` (remote.py)."""
+    name, remote = job["name"], remote or {}
     os.makedirs(job["workdir"], exist_ok=True)  # an earlier notebook may have deleted it
     os.chdir(job["workdir"])
     sys.path.insert(0, job["workdir"])
@@ -148,6 +153,7 @@ def grade_notebook(job: dict, sources: tuple, channel: Channel, guard: ModuleGua
                 tests.setdefault(test.exercise, []).append(test)
             for exercise, names in loaded.answers.items():
                 answers[exercise], codes[exercise] = names, loaded.codes
+    answers.update({ex: tuple(names) for ex, names in remote.items()})
     every = [n for ex in job["exercises"] for n in answers.get(ex, ())]
     copied = copies(every)
     channel.send("restored", nb=name, patched=patched[:20])
@@ -155,7 +161,10 @@ def grade_notebook(job: dict, sources: tuple, channel: Channel, guard: ModuleGua
         channel.send("ex", nb=name, ex=exercise)
         deadline = time.perf_counter() + job["exercise_timeout"]
         called = [n for n in answers.get(exercise, ()) if n in copied]
-        for test in tests.get(exercise, []):
+        if exercise in remote:  # the grader runs the tests and asks us only for the learner's results
+            called += [n for n in serve(ns, exercise, answers[exercise], channel, requests, gate, guard, restore,
+                                        deadline) if n not in called]
+        for test in tests.get(exercise, []) if exercise not in remote else ():
             left = deadline - time.perf_counter()
             if left <= 0:
                 outcome = {"name": test.name, "points": 0, "max": test.points, "status": "timeout",
@@ -175,6 +184,56 @@ def grade_notebook(job: dict, sources: tuple, channel: Channel, guard: ModuleGua
     sys.path[:] = guard.path
 
 
+class Requests:
+    """The grader's requests (JSON lines) on file descriptor `fd`, read before any student code runs."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buffer, self.read, self.loads = fd, b"", os.read, json.loads
+
+    def next(self) -> dict | None:
+        while b"\n" not in self.buffer:
+            chunk = self.read(self.fd, 1 << 20)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return self.loads(line)
+
+
+def serve(ns: dict, exercise: str, names, channel: Channel, requests: Requests, gate: AnswerGate,
+          guard: ModuleGuard, restore, deadline: float) -> list[str]:
+    """Answer the grader's requests for one exercise ("get" a variable, "call" a function on inputs) until
+    it says "end", with the course's answers to the exercise blocked; return those the notebook used."""
+    gate.block(exercise, names, ())  # no code of ours may call them: the tests are not here
+    try:
+        while (request := requests.next()) is not None and request.get("op") != "end":
+            reply, what = {"id": request.get("id")}, str(request.get("name"))
+            try:
+                with _alarm(max(deadline - time.perf_counter(), 0.001), f"{what}(...)"):
+                    if what not in ns:
+                        reply["missing"] = True
+                    else:
+                        value = refuse_bound(ns[what])
+                        if request.get("op") == "get" and callable(value):
+                            reply["callable"] = True
+                        elif request.get("op") == "get":
+                            reply["value"] = encode(value)
+                        else:
+                            result = value(*decode(request["args"]), **decode(request["kwargs"]))
+                            guard.restore_builtins()  # what our own code needs to send the result
+                            reply["value"] = encode(result)
+            except Unsendable as error:
+                reply["unsendable"] = str(error)
+            except BaseException as error:  # the learner's exception, SystemExit and our timeout included
+                guard.restore_builtins()
+                reply["raise"] = raised(error)
+            channel.send("reply", **reply)
+    finally:
+        restore(guard)  # patches made by the learner's functions cannot reach the grader's checks; undo them anyway
+        called = gate.unblock()
+    return called
+
+
 def limit_resources(memory_mb: int, file_mb: int, cpu_s: int = 0, processes: int = 0) -> None:
     """Cap memory, written file sizes, CPU seconds and (when given) processes and threads: a runaway
     allocation raises MemoryError, a huge write OSError, a process past its CPU time is ended (SIGXCPU)."""
@@ -192,30 +251,63 @@ def limit_resources(memory_mb: int, file_mb: int, cpu_s: int = 0, processes: int
             resource.setrlimit(getattr(resource, name), (value, hard))
 
 
+def read_job(source: str) -> str:
+    """The job, from stdin ("-": a pipe the grader writes and closes; stdin is then /dev/null) or a file."""
+    if source != "-":
+        with open(source, encoding="utf-8") as f:
+            return f.read()
+    chunks = []
+    while chunk := os.read(0, 1 << 20):
+        chunks.append(chunk)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return b"".join(chunks).decode("utf-8")
+
+
+def prepare_folders(job: dict) -> None:
+    """Before any student code: HOME, TMPDIR and matplotlib's folder, its font cache (job "fonts"), and the
+    working folder filled from the student's read-only copy (job "copy", in the sandbox)."""
+    import shutil
+
+    for name in ("HOME", "TMPDIR", "MPLCONFIGDIR"):
+        if os.environ.get(name):
+            os.makedirs(os.environ[name], exist_ok=True)
+    if job.get("fonts") and os.environ.get("MPLCONFIGDIR"):
+        for name in os.listdir(job["fonts"]):
+            if name.endswith(".json"):
+                shutil.copy(os.path.join(job["fonts"], name), os.environ["MPLCONFIGDIR"])
+    for notebook in job["notebooks"][:1] if job.get("copy") else ():
+        shutil.copytree(job["copy"], notebook["workdir"], symlinks=True, dirs_exist_ok=True)
+
+
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    job = json.loads(open(argv[0], encoding="utf-8").read())
-    os.remove(argv[0])  # the notebook cannot read the job, nor the token that authenticates our events
+    job = json.loads(read_job(argv[0]))  # the notebook cannot read the job, nor the token in it
     channel = Channel(int(argv[1]), job.pop("token"))
     try:
+        prepare_folders(job)
         limit_resources(**job["limits"])
         os.environ[GRADING_ENV] = "1"
         devnull = os.open(os.devnull, os.O_WRONLY)
         sys.stdout, sys.stderr = BoundedOutput(devnull), BoundedOutput(devnull)
         sys.stdin = open(os.devnull)
         sys.argv = ["notebook"]
-        sources = tuple((int(c), str(p), str(src)) for c, p, src in job.pop("tests"))  # read by the grader
-        for chapter, path, source in sources:  # their imports, and the answers' modules, precede student code
-            for names in load_chapter(path, source).answers.values():
+        sources = tuple((str(c), str(p), str(src)) for c, p, src in job.pop("tests"))  # read by the grader
+        remote = {ex: tuple(names) for ex, names in job.get("remote", {}).items()}
+        loaded = [load_chapter(path, source).answers for _, path, source in sources]
+        for answers in loaded + [remote]:  # their imports, and the answers' modules, precede student code
+            for names in answers.values():
                 for dotted in names:
                     try:
                         answer_function(dotted)
                     except (ImportError, AttributeError, KeyError, TypeError):
                         pass  # `verify` reports it; this answer is simply not blocked
+        requests = Requests(int(argv[2])) if len(argv) > 2 else None
         frozen, guard, gate, restore = FrozenImports(), ModuleGuard(), AnswerGate(), ModuleGuard.restore
         channel.send("ready")
         for notebook in job["notebooks"]:
-            grade_notebook(notebook, sources, channel, guard, gate, frozen, restore)
+            grade_notebook(notebook, sources, channel, guard, gate, frozen, restore, remote, requests)
             restore(guard)
             channel.send("nb_end", nb=notebook["name"])
         channel.send("done")

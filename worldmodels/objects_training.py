@@ -8,6 +8,9 @@
 Both stages run worldmodels.training.train on windows of chapter 5's data pool
 (worldmodels.world_model_training.window_batches with a TrainingRecipe whose action_fraction is 0: the
 balls move freely). `render_steps` of the recipe's steps go to stage 1, the rest to stage 2.
+
+`presets()` (`chapter7`, the recorded run; `tiny`) and `train_from_config` are the model's entry in
+worldmodels.registry (`python -m worldmodels.train object_model`); `bench/objects.py --save` records it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import torch
 from .data import THREE_BALLS
 from .objects import ObjectModel, ObjectModelConfig, dynamics_loss, render_loss
 from .physics import WorldConfig
+from .registry import merge_config, split_steps
 from .training import History, TrainConfig, train
 from .world_model_training import TrainingRecipe, record_configs, window_batches
 from .world_model_training import configs_from_record as _configs_from_record
@@ -61,18 +65,24 @@ def train_object_model(model_config: ObjectModelConfig = ObjectModelConfig(), re
     stage_hooks = {k: train_options.pop(k) for k in ("checkpoint", "checkpoint_every") if k in train_options}
     ddp = train_options.get("ddp", False)
     seconds = 0.0
+    stage1, stage2 = stages(recipe, render_steps)
     if resume is None:
-        stage1 = dataclasses.replace(recipe.optim, steps=render_steps, warmup_steps=0, lr=1e-2)
         with _only_trainable(model, RENDER_PARAMETERS if ddp else None):
             first = train(model, lambda m, batch: render_loss(m, batch[0][:, :2]), next_batch, stage1,
                           desc="training the renderer", progress=progress, **train_options)
         seconds = first.seconds
-    stage2 = recipe.optim.with_steps(recipe.optim.steps - render_steps)
     with _only_trainable(model, DYNAMICS_PARAMETERS if ddp else None):
         history = train(model, lambda m, batch: dynamics_loss(m, batch[0]), next_batch, stage2,
                         desc="training the dynamics", progress=progress, resume=resume, elapsed=seconds,
                         **stage_hooks, **train_options)
     return model.eval(), history
+
+
+def stages(recipe: TrainingRecipe, render_steps: int = RENDER_STEPS) -> tuple[TrainConfig, TrainConfig]:
+    """The TrainConfigs of the two stages: the renderer (`render_steps` steps at lr 1e-2, no warm-up), then
+    the dynamics (the rest of recipe.optim.steps, recipe.optim's schedule)."""
+    return (dataclasses.replace(recipe.optim, steps=render_steps, warmup_steps=0, lr=1e-2),
+            recipe.optim.with_steps(recipe.optim.steps - render_steps))
 
 
 RENDER_PARAMETERS = ("heat.", "log_radius", "log_sharpness")  # what render_loss trains (name prefixes)
@@ -99,3 +109,31 @@ def _only_trainable(model: torch.nn.Module, prefixes: tuple[str, ...] | None):
 def configs_from_record(record: dict) -> tuple[ObjectModelConfig, TrainingRecipe, WorldConfig]:
     """Rebuild the three configs stored in an object-model run's record (written by record_configs)."""
     return _configs_from_record(record, ObjectModelConfig)
+
+
+def presets() -> dict[str, dict]:
+    """The object model's configs for worldmodels.train: name -> {"model_config", "recipe", "world",
+    "render_steps"}; the first, `chapter7`, is the recorded reference run."""
+    chapter7 = {**record_configs(ObjectModelConfig(), OBJECT_RECIPE, THREE_BALLS), "render_steps": RENDER_STEPS}
+    tiny = {  # seconds on a CPU: the tests
+        "model_config": dataclasses.asdict(ObjectModelConfig(hidden=16, vel_hidden=8)),
+        "recipe": merge_config(chapter7["recipe"], {"batch_size": 8, "rollout_steps": 4, "decoded_steps": 4,
+                                                    "pool_sequences": 32, "pool_frames": 12,
+                                                    "optim": {"steps": 20, "warmup_steps": 2, "eval_every": 5}}),
+        "world": chapter7["world"],
+        "render_steps": 5,
+    }
+    return {"chapter7": chapter7, "tiny": tiny}
+
+
+def train_from_config(config: dict, *, steps: int | None = None, shard=(0, 1), progress: bool = True, **hooks):
+    """Train the object model from a config dict (a preset or a run record). Two stages, the renderer
+    (`render_steps` steps) then the dynamics (the rest of recipe.optim.steps); `steps` counts both
+    (registry.split_steps). Checkpoints and the History count the dynamics stage."""
+    model_config, recipe, world = configs_from_record(config)
+    render_steps = config.get("render_steps", RENDER_STEPS)
+    if steps is not None:
+        render_steps, dynamics_steps = split_steps([render_steps, recipe.optim.steps - render_steps], steps)
+        recipe = dataclasses.replace(recipe, optim=recipe.optim.with_steps(render_steps + dynamics_steps))
+    return train_object_model(model_config, recipe, world, progress=progress, render_steps=render_steps,
+                              shard=shard, **hooks)

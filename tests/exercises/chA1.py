@@ -1,5 +1,5 @@
-"""Grading tests of the scaling appendix's exercises (solutions/11_scaling_up.ipynb; for the grader the
-appendix is chapter 11, notebooks/appendix_scaling.ipynb).
+"""Grading tests of the scaling appendix's exercises (solutions/A1_scaling_up.ipynb, ids exA1.N; the
+chapter is notebooks/appendix_scaling.ipynb).
 
 Each test receives the learner's notebook namespace `ns` and checks one behaviour on tiny inputs whose
 answers are worked out by hand in the comments. Nothing here needs torchrun: the ranks are simulated in
@@ -21,7 +21,7 @@ def _raises_value_error(func, *args, **kwargs):
     return False, result
 
 
-# ex11.1 shard_rows(batch_size, rank, world_size) -> slice(rank * part, (rank + 1) * part), part = batch_size // world_size.
+# exA1.1 shard_rows(batch_size, rank, world_size) -> slice(rank * part, (rank + 1) * part), part = batch_size // world_size.
 
 
 def _rows(ns, batch_size, rank, world_size):
@@ -29,7 +29,7 @@ def _rows(ns, batch_size, rank, world_size):
     return torch.arange(batch_size)[ns["shard_rows"](batch_size, rank, world_size)].tolist()
 
 
-@exercise_test("ex11.1", points=1, hint="Each rank keeps part = batch_size // world_size rows: slice(rank * part, (rank + 1) * part).")
+@exercise_test("exA1.1", points=1, hint="Each rank keeps part = batch_size // world_size rows: slice(rank * part, (rank + 1) * part).")
 def rows_by_hand(ns):
     # 16 rows, 2 ranks: 8 each; rank 0 keeps rows 0..7, rank 1 rows 8..15
     assert _rows(ns, 16, 0, 2) == list(range(0, 8)), f"expected rows 0..7 for rank 0 of 2 in a batch of 16, got {_rows(ns, 16, 0, 2)}"
@@ -38,7 +38,7 @@ def rows_by_hand(ns):
     assert _rows(ns, 12, 1, 3) == [4, 5, 6, 7], f"expected rows [4, 5, 6, 7] for rank 1 of 3 in a batch of 12, got {_rows(ns, 12, 1, 3)}"
 
 
-@exercise_test("ex11.1", points=1, hint="The shares are contiguous and in rank order: put ranks 0, 1, ... side by side and you get the whole batch back.")
+@exercise_test("exA1.1", points=1, hint="The shares are contiguous and in rank order: put ranks 0, 1, ... side by side and you get the whole batch back.")
 def shares_rebuild_the_batch(ns):
     for batch_size, world_size in ((12, 1), (12, 4), (12, 12), (128, 8)):
         shares = [_rows(ns, batch_size, rank, world_size) for rank in range(world_size)]
@@ -51,7 +51,7 @@ def shares_rebuild_the_batch(ns):
             f"give rows 0..{batch_size - 1} once each, got {joined[:16]}{'...' if len(joined) > 16 else ''}")
 
 
-@exercise_test("ex11.1", points=1, hint="Check world_size before dividing by it (0 must be a ValueError, not a ZeroDivisionError), then batch_size % world_size, then 0 <= rank < world_size.")
+@exercise_test("exA1.1", points=1, hint="Check world_size before dividing by it (0 must be a ValueError, not a ZeroDivisionError), then batch_size % world_size, then 0 <= rank < world_size.")
 def bad_shards_raise_value_error(ns):
     for args, why in (((10, 0, 4), "4 ranks cannot split 10 rows evenly"),
                       ((16, 2, 2), "rank 2 does not exist among 2 ranks (0 and 1)"),
@@ -61,7 +61,7 @@ def bad_shards_raise_value_error(ns):
         assert raised, f"expected a ValueError for shard_rows{args} ({why}), got {result!r}"
 
 
-# ex11.2 averaged_gradient(model, loss_fn, batch, world_size): mean over ranks of the gradient of
+# exA1.2 averaged_gradient(model, loss_fn, batch, world_size): mean over ranks of the gradient of
 # loss_fn(model, the rank's rows of every tensor of batch), flattened in model.parameters() order.
 
 
@@ -95,7 +95,7 @@ def _gradient_of(ns, model, loss_fn, batch, world_size):
     return got.detach().flatten()
 
 
-@exercise_test("ex11.2", points=1, hint="For each rank: model.zero_grad(), loss_fn(model, shard).backward(), then torch.cat([p.grad.flatten() for p in model.parameters()]); average over the ranks.")
+@exercise_test("exA1.2", points=1, hint="For each rank: model.zero_grad(), loss_fn(model, shard).backward(), then torch.cat([p.grad.flatten() for p in model.parameters()]); average over the ranks.")
 def mean_loss_gives_the_whole_batch_gradient(ns):
     model, batch = _linear_problem()
     expected = _flat_gradient(model, _mse_mean(model, batch))  # 3 * 2 weights + 2 biases = 8 numbers
@@ -109,7 +109,7 @@ def mean_loss_gives_the_whole_batch_gradient(ns):
             f"(a mean loss), got {[round(v, 4) for v in got.tolist()]}")
 
 
-@exercise_test("ex11.2", points=1, hint="Rank r's shard is the same contiguous rows of every tensor of the batch: tuple(t[shard_rows(len(batch[0]), r, world_size)] for t in batch).")
+@exercise_test("exA1.2", points=1, hint="Rank r's shard is the same contiguous rows of every tensor of the batch: tuple(t[shard_rows(len(batch[0]), r, world_size)] for t in batch).")
 def contiguous_shards_by_hand(ns):
     # y = w x with w = 1 and the loss max(y) over the shard: its gradient with respect to w is the x of the
     # largest row. x = 1, 2, 3, 4. One rank: 4. Two ranks [1, 2] and [3, 4]: (2 + 4) / 2 = 3 (interleaved
@@ -124,7 +124,7 @@ def contiguous_shards_by_hand(ns):
             f"expected {expected} with {world_size} ranks of contiguous rows of x = [1, 2, 3, 4], got {got.tolist()}")
 
 
-@exercise_test("ex11.2", points=1, hint="Average the ranks' gradients (divide their sum by world_size), as DDP does; a world_size that does not divide the batch is shard_rows' ValueError.")
+@exercise_test("exA1.2", points=1, hint="Average the ranks' gradients (divide their sum by world_size), as DDP does; a world_size that does not divide the batch is shard_rows' ValueError.")
 def ranks_are_averaged_not_summed(ns):
     # A loss *summed* over rows: the shards' gradients add up to the whole batch's, so their mean is
     # the whole batch's gradient / world_size (why the course's losses are means over the batch).
@@ -140,7 +140,7 @@ def ranks_are_averaged_not_summed(ns):
     assert raised, f"expected a ValueError for 3 ranks on a batch of 8 rows, got {result!r}"
 
 
-# ex11.3 scaled_learning_rate(base_lr, base_batch, batch, rule): base_lr * k ("linear") or base_lr * sqrt(k)
+# exA1.3 scaled_learning_rate(base_lr, base_batch, batch, rule): base_lr * k ("linear") or base_lr * sqrt(k)
 # ("sqrt"), k = batch / base_batch.
 
 
@@ -148,7 +148,7 @@ def _lr(ns, *args, **kwargs):
     return float(ns["scaled_learning_rate"](*args, **kwargs))
 
 
-@exercise_test("ex11.3", points=1, hint="k = batch / base_batch; the linear rule (the default) returns base_lr * k.")
+@exercise_test("exA1.3", points=1, hint="k = batch / base_batch; the linear rule (the default) returns base_lr * k.")
 def linear_rule_by_hand(ns):
     # 128 -> 1024 rows: k = 8, 0.003 * 8 = 0.024; 128 -> 64: k = 1/2, 0.0015; same batch: unchanged
     for args, kwargs, expected in (((0.003, 128, 1024), {}, 0.024),
@@ -158,7 +158,7 @@ def linear_rule_by_hand(ns):
         assert math.isclose(got, expected, rel_tol=1e-9), f"expected {expected} for scaled_learning_rate{args} (linear), got {got}"
 
 
-@exercise_test("ex11.3", points=1, hint='rule="sqrt" returns base_lr * math.sqrt(batch / base_batch).')
+@exercise_test("exA1.3", points=1, hint='rule="sqrt" returns base_lr * math.sqrt(batch / base_batch).')
 def sqrt_rule_by_hand(ns):
     # 128 -> 512: k = 4, sqrt 2, 0.006; 128 -> 1024: k = 8, 0.003 * 2.828... = 0.008485...; 400 -> 100: k = 1/4, 0.001
     for args, expected in (((0.003, 128, 512), 0.006),
@@ -168,7 +168,7 @@ def sqrt_rule_by_hand(ns):
         assert math.isclose(got, expected, rel_tol=1e-9), f"expected {expected:.6g} for scaled_learning_rate{args} with rule='sqrt', got {got}"
 
 
-@exercise_test("ex11.3", points=1, hint='Raise ValueError for a rule other than "linear" or "sqrt", and for base_lr, base_batch or batch <= 0.')
+@exercise_test("exA1.3", points=1, hint='Raise ValueError for a rule other than "linear" or "sqrt", and for base_lr, base_batch or batch <= 0.')
 def bad_input_raises_value_error(ns):
     for args, kwargs, why in (((0.003, 128, 256), {"rule": "cubic"}, "an unknown rule"),
                               ((0.0, 128, 256), {}, "a learning rate of 0"),
@@ -182,8 +182,8 @@ def bad_input_raises_value_error(ns):
 # The package functions that answer each exercise: while its tests run in the grader they are
 # unavailable to the learner's code (worldmodels/grading/answers.py). Empty: none answers it.
 ANSWERS = {
-    "ex11.1": ("worldmodels.world_model_training.window_batches",  # checks the shard and cuts its rows
+    "exA1.1": ("worldmodels.world_model_training.window_batches",  # checks the shard and cuts its rows
                "worldmodels.training.shard_rows"),  # the shard of every model: the same slice
-    "ex11.2": (),  # no package function returns a gradient: training.train lets DDP average them inside backward
-    "ex11.3": (),  # the appendix computes its scaled learning rates inline; training.learning_rate is the schedule
+    "exA1.2": (),  # no package function returns a gradient: training.train lets DDP average them inside backward
+    "exA1.3": (),  # the appendix computes its scaled learning rates inline; training.learning_rate is the schedule
 }

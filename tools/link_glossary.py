@@ -1,7 +1,7 @@
 """Link each glossary term from its first use in a chapter: the {term} role of MyST, added idempotently.
 
-    .venv/bin/python book/link_glossary.py notebooks/05_learning_physics.ipynb ...   # edit in place
-    .venv/bin/python book/link_glossary.py --check notebooks/*.ipynb                 # list, change nothing
+    .venv/bin/python tools/link_glossary.py notebooks/05_learning_physics.ipynb ...   # edit in place
+    .venv/bin/python tools/link_glossary.py --check notebooks/*.ipynb                 # list, change nothing
 
 The terms are the entries of book/glossary.md. In each notebook, the first occurrence of each term in
 the markdown (case-insensitive, a plural "s" allowed, line breaks between words allowed) becomes

@@ -1,0 +1,76 @@
+"""Split the notebooks nbval checks into two halves of about equal run time, for `make test`'s two jobs.
+
+    .venv/bin/python tools/nbval_split.py a      # the paths of half a, one line (make test-nbval-a)
+    .venv/bin/python tools/nbval_split.py b
+    .venv/bin/python tools/nbval_split.py --show # both halves with their seconds
+
+The seconds come from the table of chapters (tools/chapters.py): `run_s` for a chapter's notebook and
+`check_s` for its exercises notebook in solutions/. The longest notebook goes first, each into the half
+with less time so far. A notebook in notebooks/ or solutions/ that the table does not name stops the split
+(exit 1): a new chapter needs its row before `make test` runs it, so it cannot land unseen in one half.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from chapters import CHAPTERS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CHECK_S = 5  # an exercises notebook whose nbval time is not measured yet
+
+
+def timed_notebooks() -> dict[str, int]:
+    """{path relative to the repository: seconds} for every notebook the table names."""
+    timed = {}
+    for chapter in CHAPTERS:
+        timed[f"notebooks/{chapter.notebook}"] = chapter.run_s
+        if chapter.exercises:
+            timed[f"solutions/{chapter.exercises}"] = chapter.check_s or DEFAULT_CHECK_S
+    return timed
+
+
+def unlisted(timed: dict[str, int]) -> list[str]:
+    on_disk = [str(p.relative_to(ROOT)) for folder in ("notebooks", "solutions")
+               for p in sorted((ROOT / folder).glob("*.ipynb"))]
+    return [path for path in on_disk if path not in timed]
+
+
+def halves(timed: dict[str, int]) -> tuple[list[str], list[str]]:
+    """Greedy: the longest first, each into the half with the least time so far; each half in course order."""
+    a, b, seconds = [], [], [0, 0]
+    for path in sorted(timed, key=lambda p: (-timed[p], p)):
+        half = 0 if seconds[0] <= seconds[1] else 1
+        (a, b)[half].append(path)
+        seconds[half] += timed[path]
+    order = list(timed)
+    return sorted(a, key=order.index), sorted(b, key=order.index)
+
+
+def main() -> int:
+    if sys.argv[1:] not in (["a"], ["b"], ["--show"]):
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        return 2
+    timed = timed_notebooks()
+    missing = unlisted(timed)
+    if missing:
+        print(f"notebooks without a row in tools/chapters.py: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    missing = [path for path in timed if not (ROOT / path).exists()]
+    if missing:
+        print(f"tools/chapters.py names notebooks that do not exist: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    a, b = halves(timed)
+    if sys.argv[1] == "--show":
+        for name, half in (("a", a), ("b", b)):
+            print(f"{name}: {sum(timed[p] for p in half)} s: {' '.join(half)}")
+        return 0
+    print(" ".join(a if sys.argv[1] == "a" else b))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
