@@ -26,7 +26,7 @@ from .physics import WorldConfig
 from .registry import merge_config, split_steps
 from .training import History, TrainConfig, train
 from .world_model_training import TrainingRecipe, record_configs, window_batches
-from .world_model_training import configs_from_record as _configs_from_record
+from .world_model_training import configs_from_record as world_model_configs
 
 RENDER_STEPS = 60  # stage 1 (renderer); the rest of recipe.optim.steps train the dynamics
 OBJECT_OPTIM = TrainConfig(steps=1500, lr=2e-3, warmup_steps=30, min_lr_fraction=0.0, grad_clip=None, eval_every=25, seed=0)
@@ -108,7 +108,7 @@ def _only_trainable(model: torch.nn.Module, prefixes: tuple[str, ...] | None):
 
 def configs_from_record(record: dict) -> tuple[ObjectModelConfig, TrainingRecipe, WorldConfig]:
     """Rebuild the three configs stored in an object-model run's record (written by record_configs)."""
-    return _configs_from_record(record, ObjectModelConfig)
+    return world_model_configs(record, ObjectModelConfig)
 
 
 def presets() -> dict[str, dict]:

@@ -65,7 +65,7 @@ def describe(error: BaseException) -> tuple[str, str]:
     return "error", _short(text)
 
 
-class _alarm:
+class Alarm:
     """Raise TestTimeout in the main thread after `seconds` (does nothing elsewhere or without SIGALRM)."""
 
     def __init__(self, seconds: float | None, what: str):
@@ -94,7 +94,7 @@ def run_test(test: ExerciseTest, ns: dict, timeout: float | None = DEFAULT_TIMEO
     """Run one test on a copy of `ns` (a `namespace`); learner errors become a failed outcome, never a traceback."""
     start = time.perf_counter()
     try:
-        with _alarm(timeout, f"test {test.name}"):
+        with Alarm(timeout, f"test {test.name}"):
             test.func(namespace(ns))
         status, message = "passed", ""
     except KeyboardInterrupt:

@@ -24,7 +24,7 @@ import time
 import traceback
 
 from .answers import AnswerGate, GuardedNamespace, answer_function, copies, refuse_bound
-from .checker import GRADING_ENV, _alarm, describe, run_test
+from .checker import GRADING_ENV, Alarm, describe, run_test
 from .guard import FrozenImports, ModuleGuard
 from .registry import load_chapter, parse_id
 from .wire import Unsendable, decode, encode, raised
@@ -108,7 +108,7 @@ def _error_text(error: BaseException, filename: str) -> str:
 def run_cell(source: str, ns: dict, filename: str, timeout: float) -> str | None:
     """Execute one cell; return None, or a one-line description of what it raised."""
     try:
-        with _alarm(timeout, "this cell"):
+        with Alarm(timeout, "this cell"):
             exec(compile(source, filename, "exec"), ns)
     except BaseException as error:  # SystemExit, KeyboardInterrupt and our TestTimeout included
         return _error_text(error, filename)
@@ -209,7 +209,7 @@ def serve(ns: dict, exercise: str, names, channel: Channel, requests: Requests, 
         while (request := requests.next()) is not None and request.get("op") != "end":
             reply, what = {"id": request.get("id")}, str(request.get("name"))
             try:
-                with _alarm(max(deadline - time.perf_counter(), 0.001), f"{what}(...)"):
+                with Alarm(max(deadline - time.perf_counter(), 0.001), f"{what}(...)"):
                     if what not in ns:
                         reply["missing"] = True
                     else:
