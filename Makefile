@@ -79,11 +79,13 @@ setup: $(STAMP)
 # tools/exercise_statements.py refreshes the exercises' page from solutions/ and tests/exercises/;
 # tools/front_matter.py writes every list of chapters (table of contents, README, intro, course map, ...)
 # from the table of chapters, tools/chapters.py; tools/book_config.py adds to book/_config.yml what follows
-# from the repository URL (launch buttons).
+# from the repository URL (launch buttons); tools/course_archive.py writes the course as one zip, which the
+# page "Run it yourself" offers for download.
 BOOK_CONFIG := book/_build/_config.yml
 book: $(STAMP)
 	$(BIN)/python tools/exercise_statements.py
 	$(BIN)/python tools/front_matter.py
+	$(BIN)/python tools/course_archive.py
 	$(BIN)/python tools/book_config.py $(BOOK_CONFIG)
 	$(BIN)/jupyter-book build . --config $(BOOK_CONFIG) --toc book/_toc.yml \
 		--path-output book --all -W -n --keep-going

@@ -377,6 +377,21 @@ def test_every_chapter_notebook_is_in_the_book():
     assert not missing, f"chapters missing from book/_toc.yml: {sorted(missing)}"
 
 
+@pytest.mark.parametrize("toc_file", [f for f in PAGES if f.startswith("notebooks/")])
+def test_chapter_page_offers_its_notebook_for_download(toc_file):
+    page = _parse(_html_path(toc_file).read_text())
+    notebook = f"_sources/{toc_file}.ipynb"
+    assert any(link.endswith(notebook) for link in page.links), f"{toc_file}: no download link to its notebook"
+    assert (HTML / notebook).is_file(), f"{toc_file}: the downloadable notebook {notebook} is not in the book"
+
+
+def test_the_course_archive_is_offered_for_download():
+    page = _parse(_html_path("book/run_it_yourself").read_text())
+    archives = [link for link in page.links if link.endswith("world-models-course.zip")]
+    assert archives, "the page 'Run it yourself' does not link the course archive"
+    assert (HTML / "book" / archives[0]).resolve().is_file(), f"the linked archive {archives[0]} is not in the book"
+
+
 @pytest.mark.parametrize("toc_file", PAGES)
 def test_page_renders_with_title_and_figure(rendered, toc_file):
     seen = _seen(rendered, toc_file)
