@@ -51,7 +51,7 @@ def run_scale(g: vg.Generator) -> list[dict]:
     for n_clips in SCALE_CLIPS:
         videos, parts = vg.training_clips(n_clips, "train", seed=0)
         for width in SCALE_WIDTHS:
-            config = vgt.RecipeConfig(n_clips=n_clips, dit_steps=SCALE_STEPS)
+            config = vgt.RecipeConfig(n_clips=n_clips, denoiser=dataclasses.replace(vgt.DENOISER, steps=SCALE_STEPS))
             start = time.perf_counter()
             small, _ = vgt.train_denoiser(g.autoencoder, videos, parts, config, DiTConfig(width=width), progress=False)
             seconds = time.perf_counter() - start
@@ -80,7 +80,8 @@ def main() -> None:
     else:
         g = registry.load("diffusion")
         record = registry.load_record("diffusion")
-        recipe, train_seconds, load_train = vgt.RecipeConfig(**record["recipe"]), record["train_seconds"], record.get("load_average")
+        recipe = registry.config_from_dict(vgt.RecipeConfig, record["recipe"], "recipe")
+        train_seconds, load_train = record["train_seconds"], record.get("load_average")
     torch.set_num_threads(2)
     prompts = [captions.caption(d, s, -1) for d in range(4) for s in range(2)] * 2
     g.generate(prompts)  # warm-up
@@ -102,7 +103,7 @@ def main() -> None:
     if args.save:
         config = {"recipe": dataclasses.asdict(recipe), "dit_config": dataclasses.asdict(g.dit.config),
                   "ae_config": dataclasses.asdict(g.autoencoder.config)}
-        record = registry.run_record("diffusion", config, seed=recipe.seed, params=n_parameters(g), metrics=metrics,
+        record = registry.run_record("diffusion", config, seed=recipe.autoencoder.seed, params=n_parameters(g), metrics=metrics,
                                      train_seconds=round(train_seconds, 1), load_average=load_train)
         registry.save("diffusion", g, REFERENCE, record=record)
     if args.scale:

@@ -25,7 +25,7 @@ from worldmodels import registry
 from worldmodels.data import CANONICAL, THREE_BALLS, make_split
 from worldmodels.evaluation import COPY_LAST, ORACLE, evaluate
 from worldmodels.objects import ObjectModelConfig, as_predictor
-from worldmodels.objects_training import OBJECT_OPTIM, OBJECT_RECIPE, RENDER_STEPS, record_configs, train_object_model
+from worldmodels.objects_training import OBJECT_RECIPE, record_configs, stages, train_object_model
 from worldmodels.physics_checks import collision_metrics
 from worldmodels.repro import seed_everything
 from worldmodels.training import n_parameters
@@ -107,10 +107,11 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     seed = 0
     seed_everything(seed)
-    optim = dataclasses.replace(OBJECT_OPTIM, seed=seed)
+    renderer, optim = (dataclasses.replace(stage, seed=seed) for stage in stages(OBJECT_RECIPE))
     if args.steps is not None:
-        optim = optim.with_steps(args.steps)
-    model_config, recipe, world = ObjectModelConfig(), dataclasses.replace(OBJECT_RECIPE, optim=optim), THREE_BALLS
+        renderer, optim = registry.stretch([renderer, optim], args.steps)
+    recipe = dataclasses.replace(OBJECT_RECIPE, renderer=renderer, optim=optim)
+    model_config, world = ObjectModelConfig(), THREE_BALLS
     load0 = os.getloadavg()[0]
     model, history = train_object_model(model_config, recipe, world, progress=sys.stderr.isatty())
     out = {"train_seconds": round(history.seconds, 1), "load_average_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
@@ -124,8 +125,7 @@ def main(argv=None) -> dict:
     out["unstructured"] = {"train_seconds": round(u_history.seconds, 1), "steps": u_steps, "params": n_parameters(unstructured)}
     out.update(measure(model, unstructured))
     if args.save:
-        config = {**record_configs(model_config, recipe, world), "render_steps": RENDER_STEPS}
-        record = registry.run_record("object_model", config, seed=seed, params=out["params"], evaluation=EVALUATION,
+        record = registry.run_record("object_model", record_configs(model_config, recipe, world), seed=seed, params=out["params"], evaluation=EVALUATION,
                                      metrics=out)
         registry.save_record(record, registry.get("object_model").reference.with_suffix(".json"))
     print(json.dumps(out))

@@ -98,7 +98,7 @@ def test_reference_generator_loads_and_samples_quickly():
 def test_training_code_reproduces_the_reference_metrics():
     record = registry.load_record("diffusion")
     torch.set_num_threads(2)
-    g, _ = vgt.train_reference(vgt.RecipeConfig(**record["recipe"]), DiTConfig(**record["dit_config"]), progress=False)
+    g, _ = vgt.train_reference(registry.config_from_dict(vgt.RecipeConfig, record["recipe"]), DiTConfig(**record["dit_config"]), progress=False)
     measured = vg.reference_metrics(g)
     recorded = record["metrics"]
     for key in ("real_law_pass_rate", "roundtrip_law_pass_rate"):

@@ -15,8 +15,8 @@ from worldmodels.objects_training import OBJECT_RECIPE, configs_from_record, rec
 from worldmodels.training import TrainConfig, n_parameters
 
 TINY = ObjectModelConfig(hidden=16, vel_hidden=8)
-TINY_RECIPE = dataclasses.replace(OBJECT_RECIPE, optim=TrainConfig(steps=6, lr=3e-3, warmup_steps=2, min_lr_fraction=0.0),
-                                  batch_size=4, rollout_steps=4, decoded_steps=4, pool_sequences=8, pool_frames=12)
+TINY_RECIPE = dataclasses.replace(OBJECT_RECIPE, optim=TrainConfig(steps=4, lr=3e-3, warmup_steps=2, min_lr_fraction=0.0),
+                                  renderer=TrainConfig(steps=2, lr=1e-2, min_lr_fraction=0.0), batch_size=4, rollout_steps=4, decoded_steps=4, pool_sequences=8, pool_frames=12)
 
 
 def test_config_rejects_bad_values():
@@ -85,12 +85,13 @@ def test_loss_shapes_errors_and_training_is_deterministic_and_learns():
     with pytest.raises(ValueError, match="K >= 1"):
         dynamics_loss(model, torch.rand(2, 4, 32, 32))
     with pytest.raises(ValueError, match="decoded_steps"):
-        train_object_model(TINY, dataclasses.replace(TINY_RECIPE, decoded_steps=2), progress=False, render_steps=2)
-    _, first = train_object_model(TINY, TINY_RECIPE, progress=False, render_steps=2)
-    _, second = train_object_model(TINY, TINY_RECIPE, progress=False, render_steps=2)
+        train_object_model(TINY, dataclasses.replace(TINY_RECIPE, decoded_steps=2), progress=False)
+    _, first = train_object_model(TINY, TINY_RECIPE, progress=False)
+    _, second = train_object_model(TINY, TINY_RECIPE, progress=False)
     assert first.train_loss == second.train_loss
-    longer = dataclasses.replace(TINY_RECIPE, optim=dataclasses.replace(TINY_RECIPE.optim, steps=40, lr=1e-2))
-    _, history = train_object_model(TINY, longer, progress=False, render_steps=5)
+    longer = dataclasses.replace(TINY_RECIPE, optim=dataclasses.replace(TINY_RECIPE.optim, steps=35, lr=1e-2),
+                                 renderer=dataclasses.replace(TINY_RECIPE.renderer, steps=5))
+    _, history = train_object_model(TINY, longer, progress=False)
     assert np.mean(history.train_loss[-5:]) < 0.9 * np.mean(history.train_loss[:5])
 
 

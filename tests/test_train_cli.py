@@ -178,7 +178,7 @@ def test_training_loop_resumes_bit_for_bit_and_checks_its_hooks():
 
 # ----------------------------------------------------------------------------- chapter 7's object model
 
-OBJECT_STEPS = "6"  # the tiny preset's 5:15 split (registry.split_steps): 2 renderer steps, then 4 dynamics steps
+OBJECT_STEPS = "6"  # the tiny preset's 5:15 split (registry.stretch): 2 renderer steps, then 4 dynamics steps
 # After 6 steps, 2 processes differ from 1 by ~2e-5 (measured) in every parameter but one: heat.bias, the
 # heatmap's overall scale, which the soft k-means nearly normalises away. Its gradient is round-off noise,
 # which Adam scales up towards steps of the learning rate (1e-2 in the renderer stage): 4e-4 after 6
@@ -206,7 +206,7 @@ def test_object_model_is_registered_and_its_presets_build():
     presets = cli.MODELS["object_model"].presets()
     assert list(presets) == ["chapter7", "tiny"]
     _, recipe, world = configs_from_record(presets["chapter7"])
-    assert recipe == OBJECT_RECIPE and world.n_balls == 3 and presets["chapter7"]["render_steps"] == 60
+    assert recipe == OBJECT_RECIPE and world.n_balls == 3 and recipe.renderer.steps == 60
     record = registry.load_record("object_model")  # the chapter7 preset is the recorded reference run
     assert json.loads(json.dumps(presets["chapter7"])) == {k: record[k] for k in presets["chapter7"]}
     with pytest.raises(ValueError, match="--steps must be >= 2"):
@@ -257,17 +257,17 @@ def one_diffusion_process(tmp_path_factory):
 
 
 def test_diffusion_is_registered_and_its_presets_build():
-    from worldmodels.video_generation_training import RecipeConfig
+    from worldmodels.video_generation_training import RecipeConfig, stages
 
     presets = cli.MODELS["diffusion"].presets()
     assert list(presets) == ["chapter9", "tiny"]
     record = registry.load_record("diffusion")  # the chapter9 preset is the recorded reference run
     assert presets["chapter9"] == {k: record[k] for k in presets["chapter9"]}
     json.dumps(presets)  # JSON-able, as run.json stores it
-    recipe = RecipeConfig().with_steps(400)  # 1500:2500 of the recipe
-    assert (recipe.ae_steps, recipe.dit_steps, recipe.warmup_steps) == (150, 250, 75)
-    recipe = RecipeConfig().with_steps(2)
-    assert (recipe.ae_steps, recipe.dit_steps, recipe.warmup_steps) == (1, 1, 0)
+    autoencoder, denoiser = registry.stretch(stages(RecipeConfig()), 400)  # 1500:2500 of the recipe
+    assert [(s.steps, s.warmup_steps) for s in (autoencoder, denoiser)] == [(150, 75), (250, 100)]
+    autoencoder, denoiser = registry.stretch(stages(RecipeConfig()), 2)
+    assert [(s.steps, s.warmup_steps) for s in (autoencoder, denoiser)] == [(1, 0), (1, 0)]
 
 
 def test_diffusion_trains_and_saves_a_loadable_generator(one_diffusion_process):
@@ -337,9 +337,9 @@ def test_diffusion_bad_input_gives_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"recipe has unknown keys \['nclips'\]"):
         cli.main(["diffusion", "--config", str(typo), "--device", "cpu", "--out", str(tmp_path)])
     with pytest.raises(ValueError, match="warmup_steps must be in"):
-        vgt.train_from_config(merge_config(tiny, {"recipe": {"warmup_steps": 10}}), progress=False)
+        vgt.train_from_config(merge_config(tiny, {"recipe": {"denoiser": {"warmup_steps": 10}}}), progress=False)
     with pytest.raises(ValueError, match="denoiser-stage checkpoint"):
-        vgt.train_generator(vgt.RecipeConfig(**tiny["recipe"]), progress=False, resume={"step": 1})
+        vgt.train_generator(registry.config_from_dict(vgt.RecipeConfig, tiny["recipe"]), progress=False, resume={"step": 1})
     with pytest.raises(ValueError, match="must match"):  # the DiT's tokens are the latent's
         vgt.train_from_config(merge_config(tiny, {"dit_config": {"n_tokens": 5}}), progress=False)
 

@@ -22,27 +22,27 @@ import torch
 
 from .data import CANONICAL, make_split
 from .next_frame import ConvPredictor, PredictorConfig, as_predictor, rollout_loss
-from .registry import split_steps
+from .registry import config_from_dict, stretch
 from .training import History, TrainConfig, batch_sampler, shard_rows, train
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    steps: int = 600
+    """One stage of the recipe: its TrainConfig (steps, learning rate, schedule, seed) and its windows."""
+
+    optim: TrainConfig = TrainConfig(steps=600, lr=2e-3, eval_every=60)
     batch_size: int = 32  # windows per step
     rollout_steps: int = 1  # 1 = teacher forcing, m > 1 = train on m-step rollouts
-    lr: float = 2e-3
-    seed: int = 0
-
-    def train_config(self) -> TrainConfig:
-        """This stage's TrainConfig for the course's loop."""
-        return TrainConfig(steps=self.steps, lr=self.lr, eval_every=max(1, self.steps // 10), min_lr_fraction=0.1,
-                           seed=self.seed)
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "rollout_steps"):
+        for name in ("batch_size", "rollout_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+def stages(recipe: list[FitConfig]) -> tuple[TrainConfig, ...]:
+    """The TrainConfigs of the recipe's stages, one per FitConfig."""
+    return tuple(fit_config.optim for fit_config in recipe)
 
 
 def fit(model: ConvPredictor, frames, config: FitConfig = FitConfig(), val_frames=None, desc: str | None = None,
@@ -61,12 +61,12 @@ def fit(model: ConvPredictor, frames, config: FitConfig = FitConfig(), val_frame
     val_batch = None
     if val_frames is not None:
         val_frames = torch.as_tensor(np.asarray(val_frames, dtype=np.float32))
-        val_batch = batch_sampler(val_frames, batch_size=256, window=length)(torch.Generator().manual_seed(config.seed + 1))
-    train_config = config.train_config()
+        draw = batch_sampler(val_frames, batch_size=256, window=length)
+        val_batch = draw(torch.Generator().manual_seed(config.optim.seed + 1))
     if desc is None:
         desc = "teacher forcing" if config.rollout_steps == 1 else f"{config.rollout_steps}-step rollouts"
     loss_fn = lambda m, batch: rollout_loss(m, *batch)  # batches are 1-tuples (window,)
-    return train(model, loss_fn, next_batch, train_config, val_batch=val_batch, desc=desc, progress=progress,
+    return train(model, loss_fn, next_batch, config.optim, val_batch=val_batch, desc=desc, progress=progress,
                  **train_options)
 
 
@@ -77,9 +77,9 @@ def fit(model: ConvPredictor, frames, config: FitConfig = FitConfig(), val_frame
 # continuations predict the same number of frames per step (32 windows x 5 steps = 160 windows x 1).
 CHAPTER_MODEL = PredictorConfig()
 CHAPTER_DATA = {"train_sequences": 1000, "test_sequences": 500, "n_frames": 30, "seed": 0}
-TEACHER_FORCING = FitConfig(steps=1200, batch_size=32, lr=2e-3)
-CONTINUE_TEACHER_FORCING = FitConfig(steps=200, batch_size=160, lr=1e-3)
-CONTINUE_ROLLOUT = FitConfig(steps=200, batch_size=32, rollout_steps=5, lr=1e-3)
+TEACHER_FORCING = FitConfig(TrainConfig(steps=1200, lr=2e-3, eval_every=120), batch_size=32)
+CONTINUE_TEACHER_FORCING = FitConfig(TrainConfig(steps=200, lr=1e-3, eval_every=20), batch_size=160)
+CONTINUE_ROLLOUT = FitConfig(TrainConfig(steps=200, lr=1e-3, eval_every=20), batch_size=32, rollout_steps=5)
 
 
 # ------------------------------------------------------------------------------ the registry's entry
@@ -92,28 +92,29 @@ def presets() -> dict[str, dict]:
                 "recipe": [dataclasses.asdict(TEACHER_FORCING), dataclasses.asdict(CONTINUE_ROLLOUT)]}
     tiny = {"model_config": dataclasses.asdict(PredictorConfig(channels=8, n_layers=2)),  # seconds on a CPU
             "data": {**CHAPTER_DATA, "train_sequences": 32, "test_sequences": 32},
-            "recipe": [dataclasses.asdict(FitConfig(steps=6, batch_size=8)),
-                       dataclasses.asdict(FitConfig(steps=4, batch_size=8, rollout_steps=3))]}
+            "recipe": [dataclasses.asdict(FitConfig(TrainConfig(steps=6, lr=2e-3, eval_every=1), batch_size=8)),
+                       dataclasses.asdict(FitConfig(TrainConfig(steps=4, lr=2e-3, eval_every=1), batch_size=8,
+                                                    rollout_steps=3))]}
     return {"chapter4": chapter4, "tiny": tiny}
 
 
 def train_from_config(config: dict, *, steps: int | None = None, shard=(0, 1), progress: bool = True, **hooks):
     """Train a next-frame predictor from a config dict (a preset or a run record): its stages in turn on the
-    config's training split. `steps` counts all stages (registry.split_steps); checkpoints, resume and the
+    config's training split. `steps` counts all stages (registry.stretch); checkpoints, resume and the
     History count the last stage (a resumed run skips the others: the checkpoint holds the whole model)."""
-    stages = [FitConfig(**stage) for stage in config["recipe"]]
+    recipe = [config_from_dict(FitConfig, stage, "a recipe stage") for stage in config["recipe"]]
     if steps is not None:
-        stages = [dataclasses.replace(s, steps=n) for s, n in zip(stages, split_steps([s.steps for s in stages], steps))]
+        recipe = [dataclasses.replace(s, optim=optim) for s, optim in zip(recipe, stretch(stages(recipe), steps))]
     d = config["data"]
     frames = make_split("train", d["train_sequences"], d["n_frames"], CANONICAL, seed=d["seed"]).frames
-    torch.manual_seed(stages[0].seed)  # the initial weights
+    torch.manual_seed(recipe[0].optim.seed)  # the initial weights
     model = ConvPredictor(PredictorConfig(**config["model_config"]))
     resume = hooks.pop("resume", None)
     last_hooks = {k: hooks.pop(k) for k in ("checkpoint", "checkpoint_every") if k in hooks}
     seconds = 0.0
-    for stage in stages[:-1] if resume is None else []:
+    for stage in recipe[:-1] if resume is None else []:
         seconds = fit(model, frames, stage, progress=progress, shard=shard, elapsed=seconds, **hooks).seconds
-    history = fit(model, frames, stages[-1], progress=progress, shard=shard, resume=resume, elapsed=seconds,
+    history = fit(model, frames, recipe[-1], progress=progress, shard=shard, resume=resume, elapsed=seconds,
                   **last_hooks, **hooks)
     return model.eval(), history
 

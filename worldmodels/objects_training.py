@@ -6,8 +6,9 @@
    tracks in the frames (no position labels anywhere).
 
 Both stages run worldmodels.training.train on windows of chapter 5's data pool
-(worldmodels.world_model_training.window_batches with a TrainingRecipe whose action_fraction is 0: the
-balls move freely). `render_steps` of the recipe's steps go to stage 1, the rest to stage 2.
+(worldmodels.world_model_training.window_batches, action_fraction 0: the balls move freely). The recipe,
+an `ObjectRecipe`, is chapter 5's TrainingRecipe (its `optim` trains the dynamics) plus the renderer's
+TrainConfig: `stages(recipe)` returns the two.
 
 `presets()` (`chapter7`, the recorded run; `tiny`) and `train_from_config` are the model's entry in
 worldmodels.registry (`python -m worldmodels.train object_model`); `bench/objects.py --save` records it.
@@ -17,27 +18,43 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from dataclasses import dataclass
 
 import torch
 
 from .data import THREE_BALLS
 from .objects import ObjectModel, ObjectModelConfig, dynamics_loss, render_loss
 from .physics import WorldConfig
-from .registry import merge_config, split_steps
+from .registry import merge_config, stretch
 from .training import History, TrainConfig, train
 from .world_model_training import TrainingRecipe, record_configs, window_batches
 from .world_model_training import configs_from_record as world_model_configs
 
-RENDER_STEPS = 60  # stage 1 (renderer); the rest of recipe.optim.steps train the dynamics
-OBJECT_OPTIM = TrainConfig(steps=1500, lr=2e-3, warmup_steps=30, min_lr_fraction=0.0, grad_clip=None, eval_every=25, seed=0)
+# stage 1, the renderer: a few parameters, a high learning rate, no warm-up
+RENDERER = TrainConfig(steps=60, lr=1e-2, min_lr_fraction=0.0, grad_clip=None, eval_every=25, seed=0)
+# stage 2, the dynamics (also seeds the data pool and the initial weights)
+DYNAMICS = TrainConfig(steps=1440, lr=2e-3, warmup_steps=30, min_lr_fraction=0.0, grad_clip=None, eval_every=25, seed=0)
+
+
+@dataclass(frozen=True)
+class ObjectRecipe(TrainingRecipe):
+    """Chapter 5's recipe (its pool of windows, `optim` the dynamics stage) with a first stage, `renderer`."""
+
+    renderer: TrainConfig = RENDERER
+
+
 # decoded_steps = rollout_steps: window_batches renders every frame of the window (the tracker reads them all)
-OBJECT_RECIPE = TrainingRecipe(optim=OBJECT_OPTIM, batch_size=32, rollout_steps=10, decoded_steps=10,
-                               pool_sequences=2048, pool_frames=48, action_fraction=0.0)
+OBJECT_RECIPE = ObjectRecipe(optim=DYNAMICS, batch_size=32, rollout_steps=10, decoded_steps=10, pool_sequences=2048,
+                             pool_frames=48, action_fraction=0.0, renderer=RENDERER)
 
 
-def train_object_model(model_config: ObjectModelConfig = ObjectModelConfig(), recipe: TrainingRecipe = OBJECT_RECIPE,
-                       world: WorldConfig = THREE_BALLS, progress: bool = True,
-                       render_steps: int = RENDER_STEPS, *, shard: tuple[int, int] = (0, 1),
+def stages(recipe: ObjectRecipe) -> tuple[TrainConfig, TrainConfig]:
+    """The TrainConfigs of the two stages: the renderer, then the dynamics."""
+    return recipe.renderer, recipe.optim
+
+
+def train_object_model(model_config: ObjectModelConfig = ObjectModelConfig(), recipe: ObjectRecipe = OBJECT_RECIPE,
+                       world: WorldConfig = THREE_BALLS, progress: bool = True, *, shard: tuple[int, int] = (0, 1),
                        **train_options) -> tuple[ObjectModel, History]:
     """Train an ObjectModel from scratch on `world`; return it (in eval mode) and the dynamics stage's loss
     history (its `seconds` is the time of both stages). Deterministic for a given recipe.optim.seed and
@@ -56,8 +73,9 @@ def train_object_model(model_config: ObjectModelConfig = ObjectModelConfig(), re
     if recipe.decoded_steps != recipe.rollout_steps:
         raise ValueError(f"the tracker reads every frame: use decoded_steps = rollout_steps ({recipe.rollout_steps}), "
                          f"got {recipe.decoded_steps}")
-    if not 1 <= render_steps < recipe.optim.steps:
-        raise ValueError(f"render_steps must be in 1..{recipe.optim.steps - 1} (recipe.optim.steps), got {render_steps}")
+    if not isinstance(recipe, ObjectRecipe):
+        raise ValueError(f"the object model trains with an ObjectRecipe (a renderer stage first), "
+                         f"got {type(recipe).__name__}")
     torch.manual_seed(recipe.optim.seed)  # the initial weights
     model = ObjectModel(model_config)
     next_batch = window_batches(world, recipe, model_config.context, shard=shard)
@@ -65,7 +83,7 @@ def train_object_model(model_config: ObjectModelConfig = ObjectModelConfig(), re
     stage_hooks = {k: train_options.pop(k) for k in ("checkpoint", "checkpoint_every") if k in train_options}
     ddp = train_options.get("ddp", False)
     seconds = 0.0
-    stage1, stage2 = stages(recipe, render_steps)
+    stage1, stage2 = stages(recipe)
     if resume is None:
         with _only_trainable(model, RENDER_PARAMETERS if ddp else None):
             first = train(model, lambda m, batch: render_loss(m, batch[0][:, :2]), next_batch, stage1,
@@ -76,13 +94,6 @@ def train_object_model(model_config: ObjectModelConfig = ObjectModelConfig(), re
                         desc="training the dynamics", progress=progress, resume=resume, elapsed=seconds,
                         **stage_hooks, **train_options)
     return model.eval(), history
-
-
-def stages(recipe: TrainingRecipe, render_steps: int = RENDER_STEPS) -> tuple[TrainConfig, TrainConfig]:
-    """The TrainConfigs of the two stages: the renderer (`render_steps` steps at lr 1e-2, no warm-up), then
-    the dynamics (the rest of recipe.optim.steps, recipe.optim's schedule)."""
-    return (dataclasses.replace(recipe.optim, steps=render_steps, warmup_steps=0, lr=1e-2),
-            recipe.optim.with_steps(recipe.optim.steps - render_steps))
 
 
 RENDER_PARAMETERS = ("heat.", "log_radius", "log_sharpness")  # what render_loss trains (name prefixes)
@@ -106,34 +117,32 @@ def _only_trainable(model: torch.nn.Module, prefixes: tuple[str, ...] | None):
             p.requires_grad_(saved[name])
 
 
-def configs_from_record(record: dict) -> tuple[ObjectModelConfig, TrainingRecipe, WorldConfig]:
+def configs_from_record(record: dict) -> tuple[ObjectModelConfig, ObjectRecipe, WorldConfig]:
     """Rebuild the three configs stored in an object-model run's record (written by record_configs)."""
-    return world_model_configs(record, ObjectModelConfig)
+    return world_model_configs(record, ObjectModelConfig, ObjectRecipe)
 
 
 def presets() -> dict[str, dict]:
-    """The object model's configs for worldmodels.train: name -> {"model_config", "recipe", "world",
-    "render_steps"}; the first, `chapter7`, is the recorded reference run."""
-    chapter7 = {**record_configs(ObjectModelConfig(), OBJECT_RECIPE, THREE_BALLS), "render_steps": RENDER_STEPS}
+    """The object model's configs for worldmodels.train: name -> {"model_config", "recipe", "world"}; the
+    first, `chapter7`, is the recorded reference run."""
+    chapter7 = record_configs(ObjectModelConfig(), OBJECT_RECIPE, THREE_BALLS)
     tiny = {  # seconds on a CPU: the tests
         "model_config": dataclasses.asdict(ObjectModelConfig(hidden=16, vel_hidden=8)),
         "recipe": merge_config(chapter7["recipe"], {"batch_size": 8, "rollout_steps": 4, "decoded_steps": 4,
                                                     "pool_sequences": 32, "pool_frames": 12,
-                                                    "optim": {"steps": 20, "warmup_steps": 2, "eval_every": 5}}),
+                                                    "optim": {"steps": 15, "warmup_steps": 2, "eval_every": 5},
+                                                    "renderer": {"steps": 5, "eval_every": 5}}),
         "world": chapter7["world"],
-        "render_steps": 5,
     }
     return {"chapter7": chapter7, "tiny": tiny}
 
 
 def train_from_config(config: dict, *, steps: int | None = None, shard=(0, 1), progress: bool = True, **hooks):
-    """Train the object model from a config dict (a preset or a run record). Two stages, the renderer
-    (`render_steps` steps) then the dynamics (the rest of recipe.optim.steps); `steps` counts both
-    (registry.split_steps). Checkpoints and the History count the dynamics stage."""
+    """Train the object model from a config dict (a preset or a run record). Two stages, the renderer then
+    the dynamics; `steps` counts both (registry.stretch). Checkpoints and the History count the dynamics
+    stage."""
     model_config, recipe, world = configs_from_record(config)
-    render_steps = config.get("render_steps", RENDER_STEPS)
     if steps is not None:
-        render_steps, dynamics_steps = split_steps([render_steps, recipe.optim.steps - render_steps], steps)
-        recipe = dataclasses.replace(recipe, optim=recipe.optim.with_steps(render_steps + dynamics_steps))
-    return train_object_model(model_config, recipe, world, progress=progress, render_steps=render_steps,
-                              shard=shard, **hooks)
+        renderer, optim = stretch(stages(recipe), steps)
+        recipe = dataclasses.replace(recipe, renderer=renderer, optim=optim)
+    return train_object_model(model_config, recipe, world, progress=progress, shard=shard, **hooks)

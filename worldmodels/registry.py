@@ -18,8 +18,8 @@ One checkpoint format for every model, a dict saved with torch.save:
 floating-point tensors kept at the dtype they were saved with (the reference runs: `spec.stored_dtype`,
 float16 halves the files) and loaded as float32. One run-record schema, a JSON file beside the weights
 (same stem): {"model", "seed", "params", the keys of the model's config (so `--config record.json`
-retrains the run), "evaluation" (how the metrics were measured, optional), "metrics", and any other
-facts of the run (training time, load average)}.
+retrains the run; its "recipe": data fields plus stages, each a TrainConfig), "evaluation" (how the
+metrics were measured, optional), "metrics", and any other facts of the run (training time, load average)}.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
+
+from .training import TrainConfig
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 FORMAT = 1  # the checkpoint format's version
@@ -119,6 +121,24 @@ def split_steps(stage_steps: Sequence[int], steps: int) -> list[int]:
         left = len(stage_steps) - i - 1  # stages still to come, each needing a step
         out.append(min(max(1, round(steps * share / total)), steps - sum(out) - left))
     return out + [steps - sum(out)]
+
+
+def stretch(stages: Sequence[TrainConfig], steps: int) -> list[TrainConfig]:
+    """A recipe's stages over `steps` steps in all: split_steps shares them out, then each stage's
+    TrainConfig.with_steps stretches its own schedule to its share."""
+    return [stage.with_steps(n) for stage, n in zip(stages, split_steps([s.steps for s in stages], steps))]
+
+
+def config_from_dict(cls, values: dict, name: str = "config"):
+    """A config dataclass from its dict in a preset or run record (the inverse of dataclasses.asdict), its
+    TrainConfig fields (a recipe's stages) rebuilt from their dicts; ValueError naming unknown keys."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"{name} has unknown keys {unknown}; known: {sorted(fields)}")
+    stages = {key for key, f in fields.items() if f.type in (TrainConfig, "TrainConfig")}
+    return cls(**{key: TrainConfig(**value) if key in stages and isinstance(value, dict) else value
+                  for key, value in values.items()})
 
 
 # ----------------------------------------------------------------------------------- weights and records

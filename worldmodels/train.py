@@ -29,7 +29,7 @@ file: a run record (as in worldmodels/checkpoints/world_model.json: its config k
 any part of a config, on top of the preset named by its "base" key (default: the model's first preset).
 On a GPU the loss runs under bfloat16 autocast (mixed precision); `--no-mixed-precision` turns it off.
 
-`--steps N` stretches the schedule (registry.split_steps): a model trained in stages (the next-frame
+`--steps N` stretches the schedule (registry.stretch): a model trained in stages (the next-frame
 predictor, the object model's renderer then dynamics, the diffusion model's compression network then
 denoiser) gives each stage its share of N, at least 1 step each; the History, checkpoints and `--resume`
 cover the last stage.
@@ -206,10 +206,11 @@ def main(argv=None) -> dict:
 
 
 def _seed(config: dict) -> int:
-    """The seed of a config's recipe (its first stage's for a list of stages; nested "optim" or flat)."""
+    """The seed of a config's recipe: that of its first stage (its first TrainConfig, a nested dict; the first
+    recipe's for a list of recipes)."""
     recipe = config.get("recipe", {})
     recipe = recipe[0] if isinstance(recipe, list) else recipe
-    return recipe.get("optim", recipe).get("seed", 0)
+    return next((value for value in recipe.values() if isinstance(value, dict)), {}).get("seed", 0)
 
 
 def _finish(world_size: int) -> None:

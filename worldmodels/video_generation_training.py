@@ -4,8 +4,8 @@
 - `train_denoiser` (stage 2): the diffusion transformer on the frozen network's normalised latents;
   both through `training.train`. `train_generator` runs both (the hooks of worldmodels.train:
   `shard=(rank, world_size)` and the training loop's options), `train_reference` times it.
-- `RecipeConfig`: the recipe (its two stages' TrainConfigs: `stages(recipe)`), `presets()` (`chapter9`, the
-  recorded run; `tiny`) and `train_from_config`: the model's entry in worldmodels.registry
+- `RecipeConfig`: the recipe (the clips, and its two stages' TrainConfigs: `stages(recipe)`), `presets()`
+  (`chapter9`, the recorded run; `tiny`) and `train_from_config`: the model's entry in worldmodels.registry
   (`python -m worldmodels.train diffusion`). `bench/generation.py --save` records the reference run.
 """
 
@@ -20,41 +20,29 @@ import torch
 
 from . import captions
 from .diffusion import DiTConfig, flow_matching_loss
-from .registry import merge_config, split_steps
+from .registry import config_from_dict, merge_config, stretch
 from .training import TrainConfig, batch_sampler, shard_rows, train
 from .video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig, autoencoder_loss
 from .video_generation import Generator, training_clips
 
 
+AUTOENCODER = TrainConfig(steps=1500, lr=2e-3, warmup_steps=100, eval_every=100, seed=0)
+DENOISER = TrainConfig(steps=2500, lr=1e-3, warmup_steps=100, eval_every=100, seed=0)
+
+
 @dataclass(frozen=True)
 class RecipeConfig:
     n_clips: int = 16000  # training clips drawn (those of the held-out combination are then removed)
-    ae_steps: int = 1500
-    ae_lr: float = 2e-3
-    dit_steps: int = 2500
-    dit_lr: float = 1e-3
-    batch_size: int = 256
+    autoencoder: TrainConfig = AUTOENCODER  # stage 1; its seed also draws the clips and the initial weights
+    denoiser: TrainConfig = DENOISER  # stage 2; the transformer's initial weights use its seed + 1
+    batch_size: int = 256  # both stages
     guidance: float = 3.0
     sample_steps: int = 24
-    seed: int = 0
-    warmup_steps: int = 100  # linear warm-up of the learning rate, in both stages
 
     def __post_init__(self):
-        for name in ("n_clips", "ae_steps", "dit_steps", "batch_size", "sample_steps"):
+        for name in ("n_clips", "batch_size", "sample_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not (self.ae_lr > 0 and self.dit_lr > 0):
-            raise ValueError(f"ae_lr and dit_lr must be > 0, got {self.ae_lr}, {self.dit_lr}")
-        if not 0 <= self.warmup_steps < min(self.ae_steps, self.dit_steps):
-            raise ValueError(f"warmup_steps must be in [0, min(ae_steps, dit_steps)) = [0, {min(self.ae_steps, self.dit_steps)}), "
-                             f"got {self.warmup_steps}")
-
-    def with_steps(self, steps: int) -> "RecipeConfig":
-        """The recipe over `steps` steps in all (registry.split_steps: each stage keeps its share, at least
-        1); the one warm-up fits the shorter stage."""
-        ae_steps, dit_steps = split_steps([self.ae_steps, self.dit_steps], steps)
-        return dataclasses.replace(self, ae_steps=ae_steps, dit_steps=dit_steps,
-                                   warmup_steps=min(self.warmup_steps, min(ae_steps, dit_steps) // 2))
 
 
 # ------------------------------------------------------------------------------------------- training
@@ -62,10 +50,7 @@ class RecipeConfig:
 
 def stages(recipe: RecipeConfig) -> tuple[TrainConfig, TrainConfig]:
     """The TrainConfigs of the two stages: the compression network, then the denoiser."""
-    return (TrainConfig(steps=recipe.ae_steps, lr=recipe.ae_lr, warmup_steps=recipe.warmup_steps, eval_every=100,
-                        seed=recipe.seed),
-            TrainConfig(steps=recipe.dit_steps, lr=recipe.dit_lr, warmup_steps=recipe.warmup_steps, eval_every=100,
-                        seed=recipe.seed))
+    return recipe.autoencoder, recipe.denoiser
 
 
 def _check_latent(ae: VideoAutoencoderConfig, dit_config: DiTConfig) -> None:
@@ -82,14 +67,13 @@ def train_autoencoder(videos, config: RecipeConfig = RecipeConfig(), ae_config=V
     keeps its contiguous slice; `train_options` go to worldmodels.training.train (worldmodels.train uses
     both). The model stays on the training device."""
     rows = shard_rows(config.batch_size, shard)
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.autoencoder.seed)
     model = VideoAutoencoder(ae_config)
     tracks = torch.cat([model.unfold_keypoints(torch.from_numpy(videos.frames[i : i + 2000]))
                         for i in range(0, len(videos), 2000)])
     draw = batch_sampler(tracks, batch_size=config.batch_size)
     history = train(model, autoencoder_loss, lambda generator: tuple(t[rows] for t in draw(generator)),
-                    stages(config)[0],
-                    desc="autoencoder", progress=progress, **train_options)
+                    config.autoencoder, desc="autoencoder", progress=progress, **train_options)
     return model.eval(), history
 
 
@@ -126,7 +110,7 @@ def train_denoiser(autoencoder: VideoAutoencoder, videos, parts, config: RecipeC
     caption_batches, `train_options` to worldmodels.training.train."""
     _check_latent(autoencoder.config, dit_config)
     shard_rows(config.batch_size, shard)  # a bad shard fails before the clips are encoded
-    torch.manual_seed(config.seed + 1)
+    torch.manual_seed(config.denoiser.seed + 1)
     g = Generator(autoencoder.config, dit_config, config.guidance, config.sample_steps)
     g.autoencoder.load_state_dict(autoencoder.state_dict())
     with torch.no_grad():  # g.autoencoder: the same weights, on the CPU, where the keypoints are unfolded
@@ -136,9 +120,8 @@ def train_denoiser(autoencoder: VideoAutoencoder, videos, parts, config: RecipeC
     g.latent_std.copy_(latents.std(0) + 1e-4)
     z = g.to_normalized(latents)
     next_batch = caption_batches(z, parts, config.batch_size, shard=shard)
-    history = train(g.dit, flow_matching_loss, next_batch,
-                    stages(config)[1],
-                    desc="denoiser", progress=progress, **train_options)
+    history = train(g.dit, flow_matching_loss, next_batch, config.denoiser, desc="denoiser", progress=progress,
+                    **train_options)
     return g.cpu().eval(), history
 
 
@@ -161,7 +144,7 @@ def train_generator(config: RecipeConfig = RecipeConfig(), dit_config: DiTConfig
     checkpoint_every = train_options.pop("checkpoint_every", 0)
     if resume is not None and (resume.get("stage") != "denoiser" or "autoencoder" not in resume):
         raise ValueError("resume must be a denoiser-stage checkpoint of train_generator (with its 'autoencoder' weights)")
-    videos, parts = training_clips(config.n_clips, "train", seed=config.seed)
+    videos, parts = training_clips(config.n_clips, "train", seed=config.autoencoder.seed)
     if resume is None:
         ae, first = train_autoencoder(videos, config, ae_config, progress, shard=shard, **train_options)
         ae, seconds = ae.cpu(), first.seconds
@@ -199,31 +182,23 @@ def presets() -> dict[str, dict]:
     chapter9 = {"recipe": dataclasses.asdict(RecipeConfig()), "dit_config": dataclasses.asdict(DiTConfig()),
                 "ae_config": dataclasses.asdict(VideoAutoencoderConfig())}
     tiny = {  # seconds on a CPU: the tests
-        "recipe": merge_config(chapter9["recipe"], {"n_clips": 64, "ae_steps": 10, "dit_steps": 10, "batch_size": 16,
-                                                    "warmup_steps": 2, "sample_steps": 4}),
+        "recipe": merge_config(chapter9["recipe"], {"n_clips": 64, "autoencoder": {"steps": 10, "warmup_steps": 2},
+                                                    "denoiser": {"steps": 10, "warmup_steps": 2}, "batch_size": 16,
+                                                    "sample_steps": 4}),
         "dit_config": merge_config(chapter9["dit_config"], {"width": 16, "depth": 1, "heads": 2}),
         "ae_config": merge_config(chapter9["ae_config"], {"hidden": 32}),
     }
     return {"chapter9": chapter9, "tiny": tiny}
 
 
-def _dataclass_from(cls, values: dict, name: str):
-    """cls(**values), with a ValueError naming the keys cls does not have."""
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"{name} has unknown keys {unknown}; known: {sorted(known)}")
-    return cls(**values)
-
-
 def train_from_config(config: dict, *, steps: int | None = None, shard=(0, 1), progress: bool = True, **hooks):
     """Train the text-to-video model from a config dict {"recipe", "dit_config", "ae_config"}; returns
-    (Generator, History). Two stages, the compression network (recipe ae_steps), then the denoiser
-    (dit_steps); `steps` counts both (RecipeConfig.with_steps). The History, checkpoints and resume count
-    the denoiser stage."""
-    recipe = _dataclass_from(RecipeConfig, config["recipe"], "recipe")
-    dit_config = _dataclass_from(DiTConfig, config["dit_config"], "dit_config")
-    ae_config = _dataclass_from(VideoAutoencoderConfig, config["ae_config"], "ae_config")
+    (Generator, History). Two stages, the compression network, then the denoiser; `steps` counts both
+    (registry.stretch). The History, checkpoints and resume count the denoiser stage."""
+    recipe = config_from_dict(RecipeConfig, config["recipe"], "recipe")
+    dit_config = config_from_dict(DiTConfig, config["dit_config"], "dit_config")
+    ae_config = config_from_dict(VideoAutoencoderConfig, config["ae_config"], "ae_config")
     if steps is not None:
-        recipe = recipe.with_steps(steps)
+        autoencoder, denoiser = stretch(stages(recipe), steps)
+        recipe = dataclasses.replace(recipe, autoencoder=autoencoder, denoiser=denoiser)
     return train_generator(recipe, dit_config, ae_config, progress, shard=shard, **hooks)

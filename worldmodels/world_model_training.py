@@ -24,7 +24,7 @@ import torch
 
 from .data import TRAIN_WORLD
 from .physics import WorldConfig, random_actions, simulate
-from .registry import merge_config, split_steps
+from .registry import config_from_dict, merge_config, stretch
 from .render import render_torch
 from .training import History, TrainConfig, batch_sampler, shard_rows, train
 from .world_model import WorldModel, WorldModelConfig, rollout_loss
@@ -55,11 +55,6 @@ class TrainingRecipe:
             raise ValueError(f"decoded_steps ({self.decoded_steps}) must be <= rollout_steps ({self.rollout_steps})")
         if not 0 <= self.action_fraction <= 1:
             raise ValueError(f"action_fraction must be in [0, 1], got {self.action_fraction}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainingRecipe":
-        """Inverse of dataclasses.asdict (as stored in a run's JSON record)."""
-        return cls(**{**values, "optim": TrainConfig(**values["optim"])})
 
 
 def simulate_pool(world: WorldConfig, recipe: TrainingRecipe) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,12 +128,12 @@ def record_configs(model_config, recipe: TrainingRecipe, world: WorldConfig) -> 
             "world": dataclasses.asdict(world)}
 
 
-def configs_from_record(record: dict, model_config_class=WorldModelConfig) -> tuple:
+def configs_from_record(record: dict, model_config_class=WorldModelConfig, recipe_class=TrainingRecipe) -> tuple:
     """Rebuild the three configs stored in a run's record, to retrain the same run: (model_config_class
-    instance, TrainingRecipe, WorldConfig)."""
+    instance, recipe_class instance, WorldConfig)."""
     world = record["world"]
     world = WorldConfig(**{**world, "speed_ranges": tuple(tuple(r) for r in world["speed_ranges"])})
-    return model_config_class(**record["model_config"]), TrainingRecipe.from_dict(record["recipe"]), world
+    return (model_config_class(**record["model_config"]), config_from_dict(recipe_class, record["recipe"]), world)
 
 
 def presets() -> dict[str, dict]:
@@ -180,11 +175,11 @@ def mixed_ball_pool(world: WorldConfig, recipe: TrainingRecipe, min_balls: int):
 
 def train_from_config(config: dict, *, steps: int | None = None, shard=(0, 1), progress: bool = True, **hooks):
     """Train the world model from a config dict (a preset or a run record); `steps` stretches its one stage
-    (registry.split_steps, TrainConfig.with_steps). The registry's `train` (worldmodels.train's hooks)."""
+    (registry.stretch). The registry's `train` (worldmodels.train's hooks)."""
     model_config, recipe, world = configs_from_record(config)
     if steps is not None:
-        (steps,) = split_steps([recipe.optim.steps], steps)
-        recipe = dataclasses.replace(recipe, optim=recipe.optim.with_steps(steps))
+        (optim,) = stretch(stages(recipe), steps)
+        recipe = dataclasses.replace(recipe, optim=optim)
     pool = None
     if config.get("min_balls") is not None:
         if not 1 <= config["min_balls"] <= world.n_balls:
