@@ -121,3 +121,17 @@ def test_every_figure_has_alt_text(path):
         and not cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "").strip()
     ]
     assert not missing, f"{path.name}: code cells {missing} draw a figure without alt text (metadata mystnb.image.alt)"
+
+
+LARGE_TOLERANCE = 0.1  # above this relative tolerance a checked cell must say why its numbers move so much
+
+
+@pytest.mark.parametrize("path", STORED, ids=_ids(STORED))
+def test_large_tolerances_state_their_reason(path):
+    """A tolerance above 10 % is wide enough to hide a real change, so the cell's metadata says where the
+    spread comes from and how large it was measured (`tolerance_reason`)."""
+    missing = [f"cell {i}" for i, cell in enumerate(_code_cells(path))
+               if TAG_TOLERANCE in cell.metadata.get("tags", [])
+               and check_tolerance(cell.metadata.get("tolerance")).get("rel", 0.0) > LARGE_TOLERANCE
+               and len(str(cell.metadata.get("tolerance_reason", "")).split()) < 10]
+    assert not missing, f"{path.name}: tolerances above {LARGE_TOLERANCE:.0%} without a tolerance_reason: {missing}"
