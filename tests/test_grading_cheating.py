@@ -154,6 +154,18 @@ def test_cheating_corpus_scores_zero_and_changes_nothing(tmp_path):
     assert not problems, "\n".join(problems)
 
 
+def _module_of(dotted: str) -> str:
+    """The longest importable module prefix of a dotted answer name."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            if importlib.util.find_spec(".".join(parts[:cut])) is not None:
+                return ".".join(parts[:cut])
+        except ImportError:  # a prefix that is a module, not a package, followed by a name
+            continue
+    raise ImportError(dotted)
+
+
 def _answer_submission(folder: Path, answers: dict) -> dict:
     """One notebook per chapter whose exercise functions only call the course's answers (the first one's
     result is returned); returns {exercise: answer names} for the exercises that have answers."""
@@ -161,17 +173,14 @@ def _answer_submission(folder: Path, answers: dict) -> dict:
     cheated = {}
     for name, exs in course_exercises().items():
         solution = nbformat.read(ROOT / "solutions" / name, as_version=4)
-        cells = [new_code_cell("import importlib\n"
+        # plain imports of the answers' modules (importlib would get the notebook flagged, scan.py)
+        modules = sorted({_module_of(dotted) for e in exs for dotted in answers.get(e.id, ())})
+        cells = [new_code_cell("".join(f"import {m}\n" for m in modules) + "import worldmodels\n"
                                "def _answer(dotted):\n"
-                               "    parts = dotted.split('.')\n"
-                               "    for cut in range(len(parts) - 1, 0, -1):\n"
-                               "        try:\n"
-                               "            obj = importlib.import_module('.'.join(parts[:cut]))\n"
-                               "        except ImportError:\n"
-                               "            continue\n"
-                               "        for part in parts[cut:]:\n"
-                               "            obj = getattr(obj, part)\n"
-                               "        return obj\n")]
+                               "    obj = worldmodels\n"
+                               "    for part in dotted.split('.')[1:]:\n"
+                               "        obj = getattr(obj, part)\n"
+                               "    return obj\n")]
         for e in exs:
             source = solution.cells[e.cell].source
             function = next(line.split("(")[0][4:] for line in source.splitlines() if line.startswith("def "))
@@ -243,3 +252,62 @@ def test_without_a_sandbox_rewritten_tests_change_no_grade_and_are_reported(tmp_
     assert log["sandbox"]["status"] == "none"
     assert log["instructor-files"]["status"] == "changed" and "ch01.py" in log["instructor-files"]["reason"]
     assert "instructor file(s) changed" in capsys.readouterr().err
+
+
+_remote_spec = importlib.util.spec_from_file_location("remote_cheating", ROOT / "tests" / "submissions" / "remote_cheating.py")
+remote_cheating = importlib.util.module_from_spec(_remote_spec)
+_remote_spec.loader.exec_module(remote_cheating)
+HIDDEN_MARKER = "hidden_case_marker_4242"
+HIDDEN_CH04 = f'''import numpy as np
+
+from worldmodels.grading import exercise_test
+
+
+@exercise_test("ex4.2", points=1, hint="{HIDDEN_MARKER}")
+def {HIDDEN_MARKER}(ns):
+    frame = np.zeros((5, 5))
+    frame[4, 4] = 2.0  # "{HIDDEN_MARKER}": the last pixel's centre (4.5, 4.5)
+    assert np.allclose(ns["ball_position"](frame), [4.5, 4.5]), "{HIDDEN_MARKER}"
+'''
+
+
+@needs_sandbox
+def test_cheats_on_verdicts_computed_in_the_grader_score_zero(tmp_path):
+    """Chapters 4, 5 and 8 (REMOTE): forged results and gradients, objects instead of data, a pasted or a
+    removed answer, a hunt for hidden tests, rebound helpers; the honest solutions keep full marks."""
+    submissions, solutions, tests = (tmp_path / n for n in ("submissions", "solutions", "tests"))
+    solutions.mkdir()
+    for name in remote_cheating.NOTEBOOKS.values():
+        shutil.copy(ROOT / "solutions" / name, solutions / name)
+    shutil.copytree(ROOT / "tests" / "exercises", tests)
+    (tests / "hidden").mkdir(exist_ok=True)
+    (tests / "hidden" / "ch04.py").write_text(HIDDEN_CH04)
+    # the hidden test adds a point to ex4.2: the solutions notebook marks it so
+    nb = nbformat.read(solutions / "04_next_frame.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.source.startswith("# EXERCISE ex4.2 "))
+    cell.source = cell.source.replace("# EXERCISE ex4.2 (2 points)", "# EXERCISE ex4.2 (3 points)", 1)
+    nbformat.write(nb, solutions / "04_next_frame.ipynb")
+    want = remote_cheating.build(submissions, HIDDEN_MARKER)
+    watched = {"submissions": submissions, "tests": tests, "solutions": solutions}
+    before = {name: checksums(path) for name, path in watched.items()}
+    out = tmp_path / "grades.csv"
+    code = main(["--solutions", str(solutions), "--tests", str(tests), "grade-class", str(submissions),
+                 "--out", str(out), "--cell-timeout", "60", "--exercise-timeout", "20", "--jobs", "2",
+                 "--sandbox", "bwrap"])
+    assert code == 0
+    for name, path in watched.items():
+        assert checksums(path) == before[name], f"{name} must be byte-identical after grading"
+    rows = list(csv.DictReader(out.open()))
+    assert not any(HIDDEN_MARKER in r["reason"] for r in rows if r["student"] != "complete_solution" or
+                   r["status"] == "passed"), "a hidden test's text reached grades.csv"
+    got = {(r["student"], r["exercise"]): r for r in rows if r["student"] != "_run"}
+    problems = []
+    for student, notebooks in want.items():
+        for exercise, (score, fragment) in ((ex, w) for exs in notebooks.values() for ex, w in exs.items()):
+            row = got[(student, exercise)]
+            target = {"full": float(row["max"]), "zero": 0.0}.get(score, score)
+            if float(row["points"]) != target or fragment not in row["reason"]:
+                problems.append(f"{student} {exercise}: expected {score} ({fragment!r}), got {row['points']}/"
+                                f"{row['max']} ({row['status']}: {row['reason']})")
+    assert not problems, "\n".join(problems)
+    assert not [r for r in rows if r["status"] == "flagged"], "these cheats hide from the source scan on purpose"

@@ -104,7 +104,7 @@ def test_the_grading_edition_leaves_out_the_answers_nothing_needs(tmp_path):
     script = ("import sys; sys.path.insert(0, sys.argv[1]); import worldmodels.physics as p, numpy as np\n"
               "try:\n    p.kinetic_energy(np.ones((1, 1, 1, 2)))\nexcept NotImplementedError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-I", "-c", script, str(tmp_path)], capture_output=True, text=True)
-    assert "not in the grading edition" in out.stdout, out.stderr
+    assert "not in the student edition" in out.stdout, out.stderr
 
 
 @pytest.mark.skipif(kind() == "none", reason="no cgroups the grader may use here")

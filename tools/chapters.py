@@ -15,8 +15,8 @@ Fields of a row:
 - `notebook`, `exercises`: file names in notebooks/ and in solutions/ (= exercises/), or "" for none.
 - `run_s`: seconds the notebook took top to bottom (`jupyter nbconvert --execute`, default threads,
   OpenMP's default wait policy) on the course's 2-core build machine with nothing else running, one
-  notebook after another, measured 2026-11-29; the appendix's 2026-12-07 with other jobs running (load
-  average about 3), so on a quiet machine it is faster.
+  notebook after another, measured 2026-11-29; chapters 4, 5, 7, 10, 11, 12, 13 and the appendix re-measured
+  2026-12-07 the same way.
 - `check_s`: seconds nbval took on the exercises notebook as another machine (one thread, generic CPU
   kernels, passive waiting, as `make test` runs it), measured 2026-12-07; tools/nbval_split.py balances
   `make test`'s two nbval halves with `run_s` and `check_s`.
@@ -70,7 +70,8 @@ class Chapter:
 
 # The stages of the course map's road, in order, each with its colour (cards, workshop timelines).
 STAGES = {"world": "#8c8c8c", "tokens": "#1b9e77", "pixels": "#d95f02", "latents": "#7570b3", "objects": "#e7298a",
-          "decisions": "#66a61e", "generation": "#b8860b", "verification": "#a6761d", "scale": "#1f78b4"}
+          "decisions": "#66a61e", "generation": "#b8860b", "verification": "#a6761d", "embeddings": "#e6ab02", "dreams": "#1b7837",
+          "latent actions": "#762a83", "scale": "#1f78b4"}
 
 PARTS = {
     "foundations": Part("Foundations", "the bouncing-ball simulator and its measurements",
@@ -88,6 +89,10 @@ PARTS = {
               "a planner that decides in imagination, a text-to-video generator and detectors of generated video",
               "What can a world model decide, can a generator obey physics, and can we tell its clips from real "
               "ones?", after=("book/content_and_consent",)),
+    "5": Part("Part 5: other roads to a world model",
+              "a world model that predicts embeddings, a policy learned in a dream, and actions learned from watching",
+              "Must a world model draw pixels, can a behaviour be learned inside one, and can video without action "
+              "labels become a world you can play?"),
     "appendix": Part("Appendix", "the same training on one GPU, several GPUs and several machines",
                      "Does the scaled-up training compute the same thing?"),
     "workshops": Part("For workshops", before=("book/course_map", "book/run_it_yourself"),
@@ -109,17 +114,17 @@ CHAPTERS = (
             "Can the same next-token model predict a bouncing ball, and where do tokens struggle?",
             "03_trajectories_as_sentences.ipynb", "03_trajectories_as_sentences.ipynb", run_s=41, check_s=3,
             budget_s=90, study_min=60,
-            headline="6.1 px off at k = 20 (constant velocity 19.0)", headline_cells=("da22b59e",)),
+            headline="6.3 px off at k = 20 (constant velocity 19.0)", headline_cells=("da22b59e",)),
     Chapter("4", "Predicting the next frame", "2", "pixels",
             "Why do predicted frames blur, why do errors compound, and how do we measure honestly?",
-            "04_next_frame.ipynb", "04_next_frame.ipynb", run_s=49, check_s=3, budget_s=120, study_min=75,
-            headline="4.70 px off at k = 20 (copying the last frame 12.53)",
+            "04_next_frame.ipynb", "04_next_frame.ipynb", run_s=37, check_s=3, budget_s=120, study_min=75,
+            headline="4.40 px off at k = 20 (copying the last frame 12.53)",
             headline_cells=("11b5a0be", "80c7fdf5")),
     Chapter("5", "A world model that learns physics", "3", "latents",
             "Can a small network learn the simulator from pixels, and be steered by actions?",
-            "05_learning_physics.ipynb", "05_learning_physics.ipynb", run_s=83, check_s=6, budget_s=150,
+            "05_learning_physics.ipynb", "05_learning_physics.ipynb", run_s=71, check_s=6, budget_s=150,
             study_min=75,
-            headline="1.39 px off at k = 20 (4.93 with pushes)", headline_cells=("c5d9bc0d", "9572d212")),
+            headline="1.39 px off at k = 20 (4.97 with pushes)", headline_cells=("c5d9bc0d", "9572d212")),
     Chapter("6", "Where the world model breaks", "3", "latents",
             "Did it learn rules or memorize cases? Out-of-distribution and physical-law tests.",
             "06_where_it_breaks.ipynb", "06_where_it_breaks.ipynb", run_s=20, check_s=5, budget_s=150,
@@ -127,7 +132,7 @@ CHAPTERS = (
             headline="1.7 to 17.8 times the error out of distribution", headline_cells=("b11cb937",)),
     Chapter("7", "Objects and collisions", "3", "objects",
             "Does a world model with one slot per ball predict collisions, and carry over to more balls?",
-            "07_objects_and_collisions.ipynb", "07_objects_and_collisions.ipynb", run_s=41, check_s=3,
+            "07_objects_and_collisions.ipynb", "07_objects_and_collisions.ipynb", run_s=38, check_s=3,
             budget_s=150, study_min=75,
             headline="3.76 px off at k = 10 on 3 balls (no-collision oracle 5.62)", headline_cells=("881f8234",)),
     Chapter("8", "Deciding in imagination", "4", "decisions",
@@ -143,10 +148,28 @@ CHAPTERS = (
             headline="the prompt's direction followed in 99 % of clips", headline_cells=("c028",)),
     Chapter("10", "Telling generated from real", "4", "verification",
             "Can detectors tell generated clips from real ones, and what can a watermark do that they cannot?",
-            "10_telling_generated_from_real.ipynb", "10_telling_generated_from_real.ipynb", run_s=85,
+            "10_telling_generated_from_real.ipynb", "10_telling_generated_from_real.ipynb", run_s=91,
             check_s=3, budget_s=150, study_min=75,
             headline="physics detector AUC 1.000; watermark at 41.1 dB found in every marked clip",
             headline_cells=("3f425f52", "e825369f")),
+    Chapter("11", "Predicting without pixels", "5", "embeddings",
+            "Can a world model that never draws a frame know where the ball is, notice broken physics and plan?",
+            "11_predicting_without_pixels.ipynb", "11_predicting_without_pixels.ipynb", run_s=16, check_s=3, budget_s=150,
+            study_min=60,
+            headline="position still readable ten imagined steps ahead (R² 0.906; chapter 5 0.347), teleports caught with AUC 1.000",
+            headline_cells=("b2fad193", "62ca5dde")),
+    Chapter("12", "Learning to act in a dream", "5", "dreams",
+            "Can a policy learned only in the world model's imagination act in the real world, and where does the dream lie?",
+            "12_learning_in_a_dream.ipynb", "12_learning_in_a_dream.ipynb", run_s=9, check_s=3, budget_s=150,
+            study_min=80,
+            headline="a policy trained only in imagination succeeds in 0.990 of starts (planning in the model 0.885)",
+            headline_cells=("9b633241", "bc2b423f")),
+    Chapter("13", "Controllable video without action labels", "5", "latent actions",
+            "Can a world model learn its own buttons from videos that carry no actions?",
+            "13_latent_actions.ipynb", "13_latent_actions.ipynb", run_s=8, check_s=3, budget_s=150,
+            study_min=60,
+            headline="codes learned without labels move the ball their push's way in 0.956 of presses, name the push in 0.411 of steps",
+            headline_cells=("1d66124e", "8fb18e41")),
     Chapter("A", "Scaling up", "appendix", "scale",
             "How does the same training run on one GPU, several GPUs and several machines, and does it compute "
             "the same thing?",

@@ -41,12 +41,12 @@ PLANS = (
          "minutes in the room and leave the rest, and chapters 3, 7 and 10, for after the workshop.",
          (("", (("1", 35), ("2", 50), ("break", 15), ("4", 45), ("5", 60), ("lunch", 60), ("6", 40), ("8", 50),
                 ("break", 15), ("9", 45), ("wrap-up", 15))),)),
-    Plan("Two days", "The whole course: Parts 1–3 on the first day, Part 4 and the appendix on the second, "
-         "with time for every chapter's exercises in the room.",
+    Plan("Two days", "Every chapter: Parts 1–3 on the first day, Parts 4 and 5 on the second, with time for each "
+         "chapter's exercises in the room; the appendix is homework, or a demonstration on a machine with GPUs.",
          (("Day 1", (("1", 40), ("2", 60), ("break", 15), ("3", 45), ("4", 50), ("lunch", 60), ("5", 60),
                      ("explore", 20), ("break", 15), ("6", 50), ("7", 50))),
-          ("Day 2", (("8", 60), ("break", 15), ("9", 75), ("lunch", 60), ("10", 60), ("break", 15), ("A", 45),
-                     ("wrap-up", 20))))),
+          ("Day 2", (("8", 55), ("break", 15), ("9", 60), ("10", 45), ("lunch", 60), ("11", 45), ("12", 50),
+                     ("break", 15), ("13", 45), ("wrap-up", 20))))),
 )
 
 

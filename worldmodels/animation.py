@@ -25,6 +25,8 @@ import operator
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .validation import check_frames
+
 TITLE_HEIGHT = 14  # pixels reserved above each panel for its title
 FOOTER_HEIGHT = 18  # pixels below the panels: frame counter, phase label, timeline
 BORDER = 2  # panel border width (grey, or the phase colour when a context is given)
@@ -54,12 +56,8 @@ _PALETTE = _palette_image()
 
 
 def _as_video(video, name: str) -> np.ndarray:
-    array = np.asarray(video, dtype=np.float32)
-    if array.ndim != 3:
-        raise ValueError(f"{name} must have shape (T, H, W), got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values; clip or fix the frames first")
-    return np.clip(array, 0.0, 1.0)
+    array = check_frames(video, ndim=3, name=name, dtype=np.float32, model_output=True)
+    return np.clip(array, 0.0, 1.0)  # a model's frames may stray a little outside [0, 1]: shown clipped
 
 
 def _check_context(context, n_steps: int) -> int | None:

@@ -14,6 +14,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from .validation import check_frames
+
 _CHUNK_FRAMES = 2048
 _MAX_MATCH_BALLS = 7  # match_error tries all N! pairings
 
@@ -26,17 +28,13 @@ def centroids(frames, n_balls: int = 1, init=None, threshold: float = 0.0, n_ite
     given (e.g. the true or the previous frame's positions), else from greedy far-apart bright pixels.
     A frame with no pixel above the threshold returns the box centre (W / 2, H / 2) for every ball.
     """
-    frames = np.asarray(frames)
-    if frames.ndim < 2:
-        raise ValueError(f"frames must have shape (..., H, W), got {frames.shape}")
+    frames = check_frames(frames, model_output=True)  # decodes predictions too: only 0-255 data and NaN are refused
     if isinstance(n_balls, bool) or not isinstance(n_balls, Integral) or n_balls < 1:
         raise ValueError(f"n_balls must be an integer >= 1, got {n_balls!r}")
     if not isinstance(threshold, Real) or not math.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number, got {threshold!r}")
     if isinstance(n_iter, bool) or not isinstance(n_iter, Integral) or n_iter < 0:
         raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
-    if not np.isfinite(frames).all():
-        raise ValueError("frames must be finite (found NaN or inf)")
     lead, (h, w) = frames.shape[:-2], frames.shape[-2:]
     flat = frames.reshape(-1, h, w)
     if n_balls == 1:

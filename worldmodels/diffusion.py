@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .validation import check_horizon
+
 
 @dataclass(frozen=True)
 class DiTConfig:
@@ -152,9 +154,10 @@ def sample(model: DiT, words: torch.Tensor, n_steps: int = 24, guidance: float =
     Euler steps of the straight-line sampler to t = 0, with classifier-free guidance `guidance` (1 = none).
     return_path=True also returns the latent after every step (n_steps + 1, B, N, D)."""
     c = model.config
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    n_steps = check_horizon(n_steps, "n_steps")
     b = words.shape[0]
+    if words.ndim != 2 or b == 0:
+        raise ValueError(f"words must be word ids (B, L) of at least one prompt (captions.tokenize), got {tuple(words.shape)}")
     x = torch.randn(b, c.n_tokens, c.token_dim, generator=generator) if noise is None else noise.clone()
     times = torch.linspace(1, 0, n_steps + 1).tolist()
     empty = torch.zeros_like(words)

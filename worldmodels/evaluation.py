@@ -65,6 +65,7 @@ import numpy as np
 from worldmodels.centroid import centroids, match_error
 from worldmodels.oracle import oracle_positions
 from worldmodels.render import render
+from worldmodels.validation import check_frames, check_horizon
 
 Predictor = Callable[[np.ndarray, "np.ndarray | None", int], np.ndarray]
 
@@ -103,11 +104,9 @@ class HorizonReport:
 
 
 def _check_pair(pred, true) -> tuple[np.ndarray, np.ndarray]:
-    pred, true = _to_numpy(pred), _to_numpy(true)
+    pred, true = check_frames(pred, name="predicted frames", model_output=True), check_frames(true, name="true frames")
     if pred.shape != true.shape:
         raise ValueError(f"predicted frames {pred.shape} and true frames {true.shape} must have the same shape")
-    if pred.ndim < 2:
-        raise ValueError(f"frames must have shape (..., H, W), got {pred.shape}")
     return pred, true
 
 
@@ -132,7 +131,7 @@ def centroid_error(pred_frames, true_positions, n_balls: int | None = None) -> n
     ``pred_frames`` ``(..., H, W)``, ``true_positions`` ``(..., N, 2)``; returns ``(...)``, the mean
     over balls of the distance after pairing predicted and true balls optimally.
     """
-    pred_frames = _to_numpy(pred_frames)
+    pred_frames = check_frames(pred_frames, name="pred_frames", model_output=True)
     true_positions = np.asarray(true_positions, dtype=np.float64)
     if true_positions.ndim < 2 or true_positions.shape[-1] != 2:
         raise ValueError(f"true_positions must have shape (..., N, 2), got {true_positions.shape}")
@@ -171,13 +170,13 @@ def score_frames(name: str, pred_frames, true_frames, true_positions) -> Horizon
 
 def copy_last(context, actions, horizon: int) -> np.ndarray:
     """Baseline predictor: repeat the last context frame ``horizon`` times."""
-    context = _check_context(context)
+    context, horizon = _check_context(context), check_horizon(horizon)
     return np.repeat(context[:, -1:], horizon, axis=1)
 
 
 def empty_frame(context, actions, horizon: int) -> np.ndarray:
     """Baseline predictor: all-black frames (no ball at all)."""
-    context = _check_context(context)
+    context, horizon = _check_context(context), check_horizon(horizon)
     b, _, h, w = context.shape
     return np.zeros((b, horizon, h, w), dtype=np.float32)
 
@@ -201,11 +200,9 @@ def evaluate(
     sequence. Predictors are called batch by batch (``batch_size`` sequences at a time). The returned
     dict lists your predictors first, then the baselines.
     """
-    if context < 1 or horizon < 1:
-        raise ValueError(f"context and horizon must be >= 1, got context={context}, horizon={horizon}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    frames = _to_numpy(videos.frames).astype(np.float32)
+    context, horizon = check_horizon(context, "context"), check_horizon(horizon)
+    batch_size = check_horizon(batch_size, "batch_size")
+    frames = check_frames(videos.frames, size=videos.world.size, ndim=4, name="videos.frames", dtype=np.float32)
     positions = np.asarray(videos.positions, dtype=np.float64)
     if frames.ndim != 4 or positions.ndim != 4 or positions.shape[:2] != frames.shape[:2]:
         raise ValueError(f"videos need frames (B, T, H, W) and positions (B, T, N, 2); got {frames.shape}, {positions.shape}")
@@ -231,7 +228,7 @@ def evaluate(
             expected = (hi - lo, horizon) + ctx.shape[2:]
             if pred.shape != expected:
                 raise ValueError(f"predictor {name!r} returned shape {pred.shape}, expected (B, K, H, W) = {expected}")
-            return pred.astype(np.float32)
+            return check_frames(pred, name=f"the frames predictor {name!r} returned", dtype=np.float32, model_output=True)
         if name == COPY_LAST:
             return copy_last(ctx, None, horizon)
         if name == EMPTY:
@@ -301,8 +298,9 @@ def report_table(reports: Mapping[str, HorizonReport], ks=(1, 5, 10, 20), metric
 def plot_error_vs_horizon(reports: Mapping[str, HorizonReport], metric: str = "error_px", ax=None, logy=False):
     """Curves of ``metric`` against horizon for several predictors on one axis; returns the axis.
 
-    Baselines are dashed and grey-ish so the models stand out; the empty frame is skipped for the
-    centroid error (it has no ball).
+    Baselines are thin dashed or dotted lines, each with its own shade and marker, so the models (solid, in
+    colour) stand out and every baseline can be told apart; the empty frame is skipped for the centroid error
+    (it has no ball). The legend sits outside the axis, on its right, when the axis is alone in its figure.
     """
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
@@ -311,14 +309,16 @@ def plot_error_vs_horizon(reports: Mapping[str, HorizonReport], metric: str = "e
         raise ValueError(f"unknown metric {metric!r}; choose from {METRICS}")
     if ax is None:
         _, ax = plt.subplots()
-    styles = {COPY_LAST: ("0.55", ":"), BOX_CENTRE: ("0.7", "--"), ORACLE: ("0.2", "--"), EMPTY: ("0.8", "-.")}
+    styles = {COPY_LAST: ("0.45", ":", "x"), BOX_CENTRE: ("0.6", "--", "s"), ORACLE: ("0.15", "--", "^"),
+              EMPTY: ("0.7", "-.", "d")}
     for name, rep in reports.items():
         values = getattr(rep, metric)
         if np.all(np.isnan(values)):
             continue
         if name in styles:
-            color, ls = styles[name]
-            ax.plot(rep.horizons, values, ls=ls, color=color, label=name)
+            color, ls, marker = styles[name]
+            ax.plot(rep.horizons, values, ls=ls, lw=1.2, color=color, marker=marker, ms=3.5, markevery=max(1, len(values) // 5),
+                    label=name)
         else:
             ax.plot(rep.horizons, values, marker="o", ms=3, label=name)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -326,7 +326,10 @@ def plot_error_vs_horizon(reports: Mapping[str, HorizonReport], metric: str = "e
     ax.set_ylabel(_LABELS[metric])
     if logy:
         ax.set_yscale("log")
-    ax.legend(fontsize=8)
+    if len(ax.figure.axes) == 1:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    else:
+        ax.legend(fontsize=8)
     return ax
 
 
@@ -340,23 +343,46 @@ def side_by_side_html(true_frames, predicted: Mapping[str, np.ndarray], context_
     """
     from worldmodels.animation import video_html
 
-    true_frames = _to_numpy(true_frames)
-    if true_frames.ndim != 3:
-        raise ValueError(f"true_frames must have shape (K, H, W), got {true_frames.shape}")
+    true_frames = check_frames(true_frames, ndim=3, name="true_frames", layout="(K, H, W)", model_output=True)
     videos, titles = [true_frames], ["truth"]
     for name, frames in predicted.items():
-        frames = _to_numpy(frames)
+        frames = check_frames(frames, name=f"prediction {name!r}", model_output=True)
         if frames.shape != true_frames.shape:
             raise ValueError(f"prediction {name!r} has shape {frames.shape}, expected {true_frames.shape}")
         videos.append(frames)
         titles.append(name)
     if context_frames is not None:
-        context_frames = _to_numpy(context_frames)
+        context_frames = check_frames(context_frames, name="context_frames", model_output=True)
         if context_frames.ndim != 3 or context_frames.shape[1:] != true_frames.shape[1:]:
             raise ValueError(f"context_frames must have shape (C, H, W) = (C, {true_frames.shape[1:]}), got {context_frames.shape}")
         videos = [np.concatenate([context_frames, v]) for v in videos]
     context = 0 if context_frames is None else len(context_frames)
     return video_html(videos, titles, scale=scale, fps=fps, caption=caption, context=context)
+
+
+# ------------------------------------------------------------------------- sharp and blurred
+
+# The course's one meaning of "sharp": a drawn ball's brightest pixel is 1.00 wherever the ball sits (its centre
+# pixel is fully covered), so a frame whose brightest pixel is at least SHARP_PEAK shows a sharp ball; below it
+# the ball's ink has spread out ("blurred"). Chapters 4, 5, 9 and 10 use these words in this sense.
+SHARP_PEAK = 0.95
+
+
+def sharpness(frames) -> dict[str, np.ndarray]:
+    """How sharp is the one ball of each clip (B, T, H, W)? Per clip, means over its frames of:
+    "peak", the brightest pixel (1.00 for a drawn ball; sharp if >= SHARP_PEAK), and "mass_error",
+    |ink within radius + 1 px of the frame's centroid / ink of one drawn ball - 1| (0 for a drawn ball;
+    a blur spreads its ink outside the disc)."""
+    from worldmodels.data import CANONICAL
+    from worldmodels.laws import BALL_INK
+
+    f = check_frames(frames, ndim=4, name="frames", layout="(B, T, H, W)").astype(np.float64)
+    c = centroids(f, n_balls=1)[..., 0, :]  # (B, T, 2)
+    h, w = f.shape[-2:]
+    ys, xs = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
+    dist = np.hypot(xs - c[..., 0, None, None], ys - c[..., 1, None, None])
+    inside = (f * (dist <= CANONICAL.radius + 1.0)).sum(axis=(-2, -1))
+    return {"mass_error": np.abs(inside / BALL_INK - 1).mean(1), "peak": f.max(axis=(-2, -1)).mean(1)}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -369,7 +395,4 @@ def _to_numpy(x) -> np.ndarray:
 
 
 def _check_context(context) -> np.ndarray:
-    context = _to_numpy(context)
-    if context.ndim != 4:
-        raise ValueError(f"context must have shape (B, C, H, W), got {context.shape}")
-    return context
+    return check_frames(context, ndim=4, name="context", layout="(B, C, H, W)")

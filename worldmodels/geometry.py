@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .validation import check_frames
+
 
 def wall_bounds(world) -> tuple[float, float]:
     """(low, high): the range of a ball's centre on each axis of a WorldConfig's box, [r, size - r]."""
@@ -66,8 +68,7 @@ def wall_step_torch(q: torch.Tensor, v: torch.Tensor, low, high) -> tuple[torch.
 def soft_centroid(frames: torch.Tensor) -> torch.Tensor:
     """Frames (..., H, W) -> the intensity-weighted mean pixel centre (..., 2) in px (x, y); the box
     centre for an empty frame. The one-ball read-out of centroid.centroids, differentiable, in torch."""
-    if frames.ndim < 2:
-        raise ValueError(f"frames must have shape (..., H, W), got {tuple(frames.shape)}")
+    frames = check_frames(frames, tensor=True, model_output=True)
     h, w = frames.shape[-2:]
     ys = torch.arange(h, dtype=frames.dtype) + 0.5
     xs = torch.arange(w, dtype=frames.dtype) + 0.5

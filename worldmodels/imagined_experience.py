@@ -22,6 +22,7 @@ from .data import CANONICAL
 from .physics import WorldConfig, apply_push, check_count, simulate, step
 from .planning import READOUT_THRESHOLD, ReachTask, Starts, clip_pushes
 from .render import render
+from .validation import check_frames, check_horizon, check_points
 from .world_model import WorldModel
 
 # ------------------------------------------------------------------------------------ ranking decisions
@@ -48,7 +49,9 @@ def policy_return(policy: FeedbackPolicy, task: ReachTask, starts: Starts, model
     """Run `policy` closed loop for the task's steps from every start and return (returns (B,), final
     frames seen): the return is -(distance to target at the goal frame + energy_weight * energy).
     model=None: in the true world. A WorldModel: entirely in imagination, the policy reading decoded frames."""
-    obs, targets, world = starts.observation, starts.targets, task.world
+    obs, world = starts.observation, task.world
+    targets = check_points(starts.targets, world.size, name="starts.targets")  # finite, inside the box, at least one
+    check_frames(obs.frames, size=world.size, ndim=4, min_frames=2, name="starts.observation.frames", layout="(B, C, H, W)")
     prev, cur = centroids(obs.frames[:, -2])[:, 0], centroids(obs.frames[:, -1])[:, 0]
     energy = np.zeros(len(starts))
     if model is None:
@@ -83,10 +86,8 @@ def future_dataset(frames, horizon: int, model: WorldModel | None = None, positi
     (x, y) at frame T - 1 + horizon comes from the true `positions` (B, horizon, 2) of the following frames
     (real data), or, when `model` is given, from the centroid of the last frame the world model imagines
     without pushes (synthetic data: only the real start frames are needed). Returns (B, 4) and (B, 2)."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[1] < 2:
-        raise ValueError(f"frames must have shape (B, T >= 2, H, W), got {frames.shape}")
-    horizon = check_count("horizon", horizon)
+    frames = check_frames(frames, ndim=4, min_frames=2)
+    horizon = check_horizon(horizon)
     if (model is None) == (positions is None):
         raise ValueError("give exactly one of model (imagined labels) and positions (real labels)")
     last, before = centroids(frames[:, -1])[:, 0], centroids(frames[:, -2])[:, 0]
@@ -125,6 +126,7 @@ def synthetic_data_experiment(model: WorldModel, real_amounts=(16, 64, 256, 1024
     starts labelled by the world model, (c) both, for every n in real_amounts; all tested on the same real
     test sequences. Returns one row per n: {"real": n, "real only": px, "imagined only": px,
     "real + imagined": px}, the mean distance between predicted and true position."""
+    horizon = check_horizon(horizon)
     context = model.config.context
 
     def real(n, stream):

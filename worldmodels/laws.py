@@ -31,6 +31,7 @@ import numpy as np
 from .centroid import centroids
 from .data import CANONICAL
 from .render import render
+from .validation import check_frames
 
 LAWS = ("speed", "direction_deg", "bounce_deg", "mass", "size")
 CLIP_TOLERANCES = {"speed": 0.05, "direction_deg": 5.0, "bounce_deg": 5.0, "mass": 0.10, "size": 0.05}
@@ -103,7 +104,7 @@ def bounce_angles(d) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def ink_and_spread(frames) -> tuple[np.ndarray, np.ndarray]:
     """Total intensity (ink) and radius of gyration sqrt(E|p - centroid|^2) of frames (..., H, W)."""
-    frames = np.asarray(frames, dtype=np.float64)
+    frames = check_frames(frames, dtype=np.float64)
     h, w = frames.shape[-2:]
     y, x = np.mgrid[0:h, 0:w] + 0.5
     mass = frames.sum(axis=(-2, -1))
@@ -129,17 +130,13 @@ BALL_INK = ball_reference()[0]  # ink of the canonical world's ball (px of full 
 
 def tracks_of(frames) -> np.ndarray:
     """Frames (B, T, H, W) -> ball positions (B, T, 2), the harness's centroids."""
-    return centroids(np.asarray(frames), n_balls=1)[..., 0, :]
+    return centroids(check_frames(frames, ndim=4), n_balls=1)[..., 0, :]
 
 
 def clip_violations(frames, world=CANONICAL) -> dict[str, np.ndarray]:
     """Per clip (B,), the worst violation of each law of LAWS (see the module's docstring), measured on the
     frames' centroids and ink; `world` gives the ball the mass and size laws compare with."""
-    frames = np.asarray(frames, dtype=np.float64)
-    if frames.ndim != 4 or frames.shape[1] < 4:
-        raise ValueError(f"frames must have shape (B, T >= 4, H, W), got {frames.shape}")
-    if frames.shape[-2:] != (world.size, world.size):
-        raise ValueError(f"frames must be {world.size} x {world.size} like the world's, got {frames.shape[-2:]}")
+    frames = check_frames(frames, size=world.size, ndim=4, min_frames=4, dtype=np.float64)
     b = len(frames)
     d = displacements(tracks_of(frames))
     free = free_flight_mask(d)
@@ -147,9 +144,11 @@ def clip_violations(frames, world=CANONICAL) -> dict[str, np.ndarray]:
     steady = np.zeros(b)
     for i in np.flatnonzero(free.any(axis=1)):
         s = speed[i][free[i]]
-        steady[i] = np.max(np.abs(s / np.median(s) - 1))
+        m = np.median(s)  # a ball that stands still (m = 0) keeps its speed: its steps are all 0 too
+        steady[i] = np.max(np.abs(s - m)) / max(m, 1e-3)
 
-    both = free[:, :-1] & free[:, 1:]  # consecutive free-flight steps: the direction must not turn
+    moving = speed > 1e-6  # a step of zero length has no direction
+    both = free[:, :-1] & free[:, 1:] & moving[:, :-1] & moving[:, 1:]  # consecutive free-flight steps: no turn
     cos = (d[:, :-1] * d[:, 1:]).sum(-1) / np.maximum(speed[:, :-1] * speed[:, 1:], 1e-9)
     turn = np.degrees(np.arccos(np.clip(cos, -1, 1)))
     direction = np.where(both, turn, 0.0).max(axis=1)

@@ -37,6 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .validation import check_frames, check_horizon
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,9 @@ def rollout(model: ConvPredictor, context: torch.Tensor, horizon: int) -> torch.
     gradients if they are enabled, so the same loop serves rollout training and evaluation.
     """
     n_input = model.config.n_input
-    if context.ndim != 4 or context.shape[1] < n_input:
-        raise ValueError(f"context must have shape (B, C >= {n_input}, H, W), got {tuple(context.shape)}")
-    if horizon < 1:
-        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    context = check_frames(context, size=model.config.size, ndim=4, min_frames=n_input, name="context",
+                           layout="(B, C, H, W)", dtype=np.float32, tensor=True)
+    horizon = check_horizon(horizon)
     window = context[:, -n_input:]
     predictions = []
     for _ in range(horizon):
@@ -111,7 +111,9 @@ def as_predictor(model: ConvPredictor, batch_size: int = 512):
     def predict(context, actions, horizon):
         was_training = model.training
         model.eval()
-        context = torch.as_tensor(np.asarray(context, dtype=np.float32))
+        context = check_frames(context, size=model.config.size, ndim=4, min_frames=model.config.n_input, name="context",
+                               layout="(B, C, H, W)", dtype=np.float32, tensor=True)
+        horizon = check_horizon(horizon)
         out = [rollout(model, context[i : i + batch_size], horizon) for i in range(0, len(context), batch_size)]
         model.train(was_training)
         return torch.cat(out).numpy()

@@ -24,6 +24,7 @@ from .data import CANONICAL, make_split
 from .next_frame import ConvPredictor, PredictorConfig, as_predictor, rollout_loss
 from .registry import config_from_dict, stretch
 from .training import History, TrainConfig, batch_sampler, shard_rows, train
+from .validation import check_frames
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,15 @@ def fit(model: ConvPredictor, frames, config: FitConfig = FitConfig(), val_frame
     ``val_frames`` the same loss is measured on a fixed batch of held-out windows. ``shard`` and
     ``train_options`` are worldmodels.train's hooks (this rank's rows of each batch; device, ddp, resume, ...).
     """
-    frames = torch.as_tensor(np.asarray(frames, dtype=np.float32))
     length = model.config.n_input + config.rollout_steps
+    frames = check_frames(frames, size=model.config.size, ndim=4, min_frames=length, dtype=np.float32, tensor=True)
     rows = shard_rows(config.batch_size, shard)
     windows = batch_sampler(frames, batch_size=config.batch_size, window=length)
     next_batch = lambda generator: tuple(t[rows] for t in windows(generator))  # noqa: E731
     val_batch = None
     if val_frames is not None:
-        val_frames = torch.as_tensor(np.asarray(val_frames, dtype=np.float32))
+        val_frames = check_frames(val_frames, size=model.config.size, ndim=4, min_frames=length, name="val_frames",
+                                  dtype=np.float32, tensor=True)
         draw = batch_sampler(val_frames, batch_size=256, window=length)
         val_batch = draw(torch.Generator().manual_seed(config.optim.seed + 1))
     if desc is None:

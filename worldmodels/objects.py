@@ -48,6 +48,7 @@ import torch.nn.functional as F
 
 from .data import CANONICAL
 from .geometry import wall_step_torch
+from .validation import check_ball_visible, check_frames, check_horizon
 from .world_model import mlp
 
 # The length unit of the pair features (distances, contact_range): the diameter of the canonical world's ball,
@@ -247,6 +248,10 @@ class ObjectModel(nn.Module):
     @torch.no_grad()
     def predict(self, context: torch.Tensor, horizon: int, n_objects: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Context frames (B, C, H, W) -> (imagined frames (B, K, H, W), imagined positions (B, K, N, 2))."""
+        context = check_frames(context, size=self.config.size, ndim=4, min_frames=self.config.context, name="context",
+                               layout="(B, C, H, W)", dtype=np.float32, tensor=True)
+        horizon = check_horizon(horizon)
+        check_ball_visible(context)
         p, v = self.initial_state(self.track(context, n_objects))
         positions = self.imagine(p, v, horizon)
         return self.render(positions), positions
@@ -284,8 +289,11 @@ def dynamics_loss(model: ObjectModel, frames: torch.Tensor) -> torch.Tensor:
 
 def count_balls(frames, model: ObjectModel) -> np.ndarray:
     """How many balls each context shows, from its ink: frames (B, C, H, W) -> (B,) integers >= 1, the
-    median over the frames of (total intensity / intensity of one rendered ball), rounded."""
-    frames = np.asarray(frames, dtype=np.float64)
+    median over the frames of (total intensity / intensity of one rendered ball), rounded. A context that
+    shows no ball raises a ValueError (there is nothing to count, and none is drawn into it)."""
+    frames = check_frames(frames, size=model.config.size, ndim=4, name="context", layout="(B, C, H, W)",
+                          dtype=np.float64)
+    check_ball_visible(frames)
     with torch.no_grad():
         one = float(model.render(torch.full((1, 2), model.config.size / 2.0)).sum())
     return np.maximum(1, np.rint(np.median(frames.sum(axis=(-2, -1)), axis=1) / one)).astype(int)
@@ -302,9 +310,10 @@ def as_predictor(model: ObjectModel, n_objects: int | None = None):
         model.eval()
         if actions is not None and np.any(np.asarray(actions)):
             raise ValueError("the object model takes no actions; evaluate it on a split made with with_actions=False")
-        context = np.asarray(context, dtype=np.float32)
-        if context.ndim != 4:
-            raise ValueError(f"context must have shape (B, C, H, W), got {context.shape}")
+        context = check_frames(context, size=model.config.size, ndim=4, name="context", layout="(B, C, H, W)",
+                               dtype=np.float32)
+        horizon = check_horizon(horizon)
+        check_ball_visible(context)
         counts = np.full(len(context), n_objects) if n_objects is not None else count_balls(context, model)
         out = np.empty((len(context), horizon) + context.shape[2:], dtype=np.float32)
         for n in np.unique(counts):

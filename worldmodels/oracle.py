@@ -17,6 +17,7 @@ import numpy as np
 
 from .geometry import reflect, wall_bounds, wall_step
 from .physics import apply_push
+from .validation import check_horizon
 
 
 def estimate_velocity(positions, world) -> np.ndarray:
@@ -61,8 +62,7 @@ def oracle_positions(positions_context, horizon: int, world, velocities=None, ac
     oracle stops being exact (with actions, a push inside the last three context frames can also
     fool the velocity estimate).
     """
-    if horizon < 1:
-        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    horizon = check_horizon(horizon)
     positions_context = np.asarray(positions_context, dtype=np.float64)
     if positions_context.ndim != 4 or positions_context.shape[-1] != 2:
         raise ValueError(f"positions_context must have shape (B, C, N, 2), got {positions_context.shape}")

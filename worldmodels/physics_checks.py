@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .centroid import centroids
+from .validation import check_frames, check_horizon
 from .laws import bounce_angles, displacements, free_flight_mask, free_flight_speed, masked_mean
 
 # Tolerances of the verdict on a rollout: a law "holds" when the measured violation is below them.
@@ -83,8 +84,8 @@ def law_metrics(positions, true_speed, frames=None, true_frames=None) -> LawMetr
     _, before, after = bounce_angles(d)
     mass = np.nan
     if frames is not None and true_frames is not None:
-        m_pred = np.asarray(frames, dtype=np.float64).sum(axis=(-2, -1))
-        m_true = np.asarray(true_frames, dtype=np.float64).sum(axis=(-2, -1))
+        m_pred = check_frames(frames, name="frames", dtype=np.float64, model_output=True).sum(axis=(-2, -1))
+        m_true = check_frames(true_frames, name="true_frames", dtype=np.float64).sum(axis=(-2, -1))
         mass = float(np.mean(m_pred / m_true - 1))
 
     def nanmean(x):
@@ -107,7 +108,9 @@ def check_rollouts(pred_frames, videos, context: int = 10) -> dict[str, LawMetri
     pred_frames (B, K, H, W): the imagined frames context .. context+K-1 (e.g. from a harness predictor).
     Returns {"model": ..., "truth": ...}.
     """
-    pred = np.asarray(pred_frames)
+    pred = check_frames(pred_frames, size=videos.world.size, ndim=4, name="pred_frames", layout="(B, K, H, W)",
+                        model_output=True)
+    context = check_horizon(context, "context")
     if videos.positions.shape[2] != 1:
         raise ValueError("the law checks measure one ball; use a one-ball split (more balls need ball tracking)")
     b, k = pred.shape[:2]
@@ -282,9 +285,7 @@ def collision_metrics(positions, radius: float, size: float) -> CollisionMetrics
 def track(frames, n_balls: int) -> np.ndarray:
     """Decode frames (B, T, H, W) of several balls to tracked positions (B, T, N, 2): centroids, each
     frame's k-means started from the previous frame's positions so that ball i stays ball i."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4:
-        raise ValueError(f"frames must have shape (B, T, H, W), got {frames.shape}")
+    frames = check_frames(frames, ndim=4, model_output=True)
     out = [centroids(frames[:, 0], n_balls=n_balls)]
     for t in range(1, frames.shape[1]):
         out.append(centroids(frames[:, t], n_balls=n_balls, init=out[-1]))

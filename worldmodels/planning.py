@@ -41,6 +41,7 @@ from .centroid import centroids
 from .data import CANONICAL
 from .physics import WorldConfig, apply_push, check_count, simulate, step
 from .render import render
+from .validation import check_frames, check_horizon, check_points
 from .world_model import WorldModel
 
 # ------------------------------------------------------------------------------------------------ the task
@@ -243,7 +244,7 @@ def cem_plan(model: Model, obs: Observation, targets, horizon: int, task: ReachT
     """Cross-entropy method: the best push sequence (B, horizon, 2) found for each episode.
     init_mean (B, horizon, 2): warm start (e.g. the previous plan shifted by one step).
     on_round: called with a CEMRound after every round (to watch the search; it changes nothing)."""
-    horizon = check_count("horizon", horizon)
+    horizon = check_horizon(horizon)
     b = obs.frames.shape[0]
     mean = np.zeros((b, horizon, 2)) if init_mean is None else np.array(init_mean, dtype=np.float64)
     if mean.shape != (b, horizon, 2):
@@ -269,7 +270,7 @@ def cem_plan(model: Model, obs: Observation, targets, horizon: int, task: ReachT
 def random_shooting_plan(model: Model, obs: Observation, targets, horizon: int, task: ReachTask,
                          rng: np.random.Generator, config: PlannerConfig = PlannerConfig(), init_mean=None) -> np.ndarray:
     """Random shooting: population * iterations sequences of pushes uniform in the disc, keep the best."""
-    horizon = check_count("horizon", horizon)
+    horizon = check_horizon(horizon)
     b, n = obs.frames.shape[0], config.population * config.iterations
     samples = random_pushes((b, n, horizon), task.max_push, rng)
     costs = objective(model(obs, samples), targets, samples, task.energy_weight)
@@ -310,11 +311,14 @@ class Episodes:
 
 
 def run_mpc(task: ReachTask, starts: Starts, model: Model | None, planner: str = "cem",
-            config: PlannerConfig = PlannerConfig(), seed: int = 0) -> Episodes:
+            config: PlannerConfig = PlannerConfig(), seed: int = 0, goals=None) -> Episodes:
     """Model-predictive control on every start: at each of the task's steps, plan up to the goal frame in
     `model`, execute the first push in the true simulator, observe the new frame, replan (warm-started
     with the rest of the previous plan). planner: "cem", "random shooting", or, with model=None,
-    "none" (never push) or "random" (a random push every step)."""
+    "none" (never push) or "random" (a random push every step).
+    goals (B, D): what the planner compares the model's predictions with, when the model predicts something
+    other than positions (an embedding, say: chapter 11); default the target points. Success and distance
+    are always measured on the true positions against starts.targets."""
     if planner not in PLANNERS and planner not in ("none", "random"):
         raise ValueError(f"planner must be one of {sorted(PLANNERS) + ['none', 'random']}, got {planner!r}")
     if (model is None) != (planner in ("none", "random")):
@@ -322,7 +326,13 @@ def run_mpc(task: ReachTask, starts: Starts, model: Model | None, planner: str =
     rng = np.random.default_rng(seed)
     world, t_total = task.world, task.steps
     obs, targets = starts.observation, starts.targets
+    targets = check_points(targets, world.size, name="starts.targets")  # finite, inside the box, at least one
+    check_frames(obs.frames, size=world.size, ndim=4, min_frames=task.context, name="starts.observation.frames",
+                 layout="(B, C, H, W)")
     b = len(starts)
+    goals = targets if goals is None else np.asarray(goals, dtype=np.float64)
+    if goals.ndim != 2 or goals.shape[0] != b or not np.isfinite(goals).all():
+        raise ValueError(f"goals must be a finite array of shape (B={b}, D), got {goals.shape}")
     frames = [obs.frames]
     p, v = obs.positions.copy(), obs.velocities.copy()
     positions, pushes, seconds = [p[:, 0]], [], []
@@ -336,7 +346,7 @@ def run_mpc(task: ReachTask, starts: Starts, model: Model | None, planner: str =
         else:
             warm = None if plan is None else plan[:, 1:]
             start = time.perf_counter()
-            plan = PLANNERS[planner](model, obs, targets, horizon, task, rng, config, init_mean=warm)
+            plan = PLANNERS[planner](model, obs, goals, horizon, task, rng, config, init_mean=warm)
             seconds.append(time.perf_counter() - start)
             push = plan[:, 0]
             if t == 0:

@@ -10,6 +10,8 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .validation import check_frames
+
 COURSE_STYLE = {
     "figure.dpi": 80,
     "savefig.dpi": 80,
@@ -39,9 +41,7 @@ def show_frames(frames, titles=None, ncols: int | None = None, size: float = 1.4
     Balls are drawn dark on white, like the animations. ``row_labels`` (one per row of the grid)
     are written to the left of each row.
     """
-    frames = np.asarray(frames)
-    if frames.ndim != 3:
-        raise ValueError(f"frames must have shape (n, H, W), got {frames.shape}")
+    frames = check_frames(frames, ndim=3, layout="(n, H, W)", model_output=True)  # drawn clipped to [0, 1]
     n = frames.shape[0]
     if titles is not None and len(titles) != n:
         raise ValueError(f"got {n} frames but {len(titles)} titles")

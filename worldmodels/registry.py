@@ -263,3 +263,16 @@ register(ModelSpec(  # a text-to-video model: prompts, not start frames (the tes
     presets=_lazy("video_generation_training", "presets"),
     train=_lazy("video_generation_training", "train_from_config"), reference=CHECKPOINT_DIR / "video_diffusion.pt",
     config_of=_lazy("video_generation", "generator_config"), how="bench/generation.py --save"))
+register(ModelSpec(  # predicts embeddings, never frames: no harness predictor
+    "jepa", chapter="11", label="JEPA", build=_builder("jepa", "JEPA", "JEPAConfig"),
+    presets=_lazy("jepa_training", "presets"), train=_lazy("jepa_training", "train_from_config"),
+    reference=CHECKPOINT_DIR / "jepa.pt", stored_dtype=torch.float16, how="bench/jepa.py --save"))
+register(ModelSpec(  # a policy and its value, learned in the world model's imagination: no harness predictor
+    "dreamer", chapter="12", label="dream-trained policy", build=_builder("dreamer", "ActorCritic", "ActorCriticConfig"),
+    presets=_lazy("dreamer_training", "presets"), train=_lazy("dreamer_training", "train_from_config"),
+    reference=CHECKPOINT_DIR / "dreamer.pt", stored_dtype=torch.float16, how="bench/dreamer.py --save"))
+register(ModelSpec(
+    "latent_actions", chapter="13", label="latent-action model",
+    build=_builder("latent_actions", "LatentActionModel", "LatentActionConfig"),
+    presets=_lazy("latent_actions_training", "presets"), train=_lazy("latent_actions_training", "train_from_config"),
+    reference=CHECKPOINT_DIR / "latent_actions.pt", stored_dtype=torch.float16, how="bench/latent_actions.py --save"))

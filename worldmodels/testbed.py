@@ -32,6 +32,7 @@ from .data import CANONICAL, BallVideos, make_split
 from .geometry import wall_bounds, wall_step
 from .oracle import estimate_velocity
 from .render import render
+from .validation import check_ball_visible, check_frames, check_horizon
 
 PARTS = {"train": "val", "test": "test"}  # detector part -> simulator split (never "train": the generators saw it)
 
@@ -83,12 +84,12 @@ def real_clips(videos: BallVideos, config: TestBedConfig = TestBedConfig()) -> n
 
 def generated_clips(generator, videos: BallVideos, config: TestBedConfig = TestBedConfig()) -> np.ndarray:
     """The clips (B, length, H, W) a generator imagines from the start frames of `videos`, clipped to [0, 1]."""
-    if videos.frames.shape[1] < config.context + config.length:
-        raise ValueError(f"videos need {config.context + config.length} frames, got {videos.frames.shape[1]}")
-    out = np.asarray(generator(videos.frames[:, : config.context], None, config.length), dtype=np.float32)
-    if out.shape != (len(videos), config.length) + videos.frames.shape[2:]:
-        raise ValueError(f"the generator returned shape {out.shape}, expected {(len(videos), config.length) + videos.frames.shape[2:]}")
-    return np.clip(out, 0.0, 1.0)
+    frames = check_frames(videos.frames, size=videos.world.size, ndim=4, min_frames=config.context + config.length,
+                          name="videos.frames")
+    out = np.asarray(generator(frames[:, : config.context], None, config.length), dtype=np.float32)
+    if out.shape != (len(videos), config.length) + frames.shape[2:]:
+        raise ValueError(f"the generator returned shape {out.shape}, expected {(len(videos), config.length) + frames.shape[2:]}")
+    return np.clip(check_frames(out, name="the generator's clips", model_output=True), 0.0, 1.0)
 
 
 def prompted_clips(part: str, config: TestBedConfig = TestBedConfig(), seed: int = 0, generator=None):
@@ -114,34 +115,60 @@ def prompted_clips(part: str, config: TestBedConfig = TestBedConfig(), seed: int
     return videos.frames[:, clip], generated, prompts
 
 
-def noisy_simulator(sigma: float, world=CANONICAL, seed: int = 0):
+def noisy_simulator(sigma: float, world=CANONICAL, seed: int = 0, speed: float = 1.0, radius: float | None = None):
     """A generator that runs the exact physics from the start frames, with state noise of size `sigma`.
 
     It decodes the ball's position in the start frames (centroid), estimates the velocity leaving the
     last one (oracle.estimate_velocity: bounces accounted for), then steps free flight with exact wall
     reflection while the velocity takes a random walk: v <- v + sigma * N(0, I) every frame (px/frame).
     sigma = 0 is the simulator itself, up to the decoding of the start. One ball, no pushes.
+    `speed` scales the velocity it starts with and `radius` draws another ball (default: the world's): a lawful
+    world, but not the one the start frames show (wrong_world_clips).
     """
     if not np.isfinite(sigma) or sigma < 0:
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma}")
+    if not np.isfinite(speed) or speed < 0:
+        raise ValueError(f"speed must be a finite number >= 0 (a factor on the start's velocity), got {speed}")
+    radius = world.radius if radius is None else radius
+    if not np.isfinite(radius) or radius <= 0:
+        raise ValueError(f"radius must be a finite number > 0 (px), got {radius}")
     low, high = wall_bounds(world)
 
     def predict(context, actions, horizon):
-        context = np.asarray(context)
-        if context.ndim != 4 or context.shape[1] < 3:
-            raise ValueError(f"context must have shape (B, C >= 3, H, W), got {context.shape}")
+        context = check_frames(context, size=world.size, ndim=4, min_frames=3, name="context", layout="(B, C, H, W)")
+        horizon = check_horizon(horizon)
+        check_ball_visible(context)
         rng = np.random.default_rng(seed)
         p = centroids(context[:, -3:], n_balls=1)  # (B, 3, 1, 2)
-        v = estimate_velocity(p, world)
+        v = speed * estimate_velocity(p, world)
         p = p[:, -1]
         out = np.empty((len(context), horizon) + p.shape[1:])
         for k in range(horizon):
             v = v + sigma * rng.standard_normal(v.shape)
             p, v = wall_step(p, v, low, high)
             out[:, k] = p
-        return render(out, world.radius, world.size)
+        return render(out, radius, world.size)
 
     return predict
+
+
+def wrong_world_clips(videos: BallVideos, config: TestBedConfig = TestBedConfig()) -> dict[str, np.ndarray]:
+    """Clips that obey the laws of *a* world, but not the world their start frames show, (B, length, H, W) each:
+    the exact simulator at 1.3 and 0.7 times the start's speed and with a larger ball (radius 3.6 px), the real clip
+    played backwards, the last start frame frozen, and the naive oracle (chapter 5: constant velocity from the last
+    two decoded positions plus exact reflection, wrong when a bounce hides between them)."""
+    from .oracle import naive_oracle_positions
+
+    real = real_clips(videos, config)
+    context = videos.frames[:, : config.context]
+    clips = {"1.3 x the speed": generated_clips(noisy_simulator(0.0, speed=1.3), videos, config),
+             "0.7 x the speed": generated_clips(noisy_simulator(0.0, speed=0.7), videos, config),
+             "a larger ball": generated_clips(noisy_simulator(0.0, radius=3.6), videos, config),
+             "played backwards": real[:, ::-1].copy(),
+             "frozen": np.repeat(context[:, -1:], config.length, axis=1)}
+    naive = naive_oracle_positions(centroids(context, n_balls=1), config.length, videos.world)
+    clips["naive oracle"] = render(naive, videos.world.radius, videos.world.size)
+    return clips
 
 
 # ---- post-processing that copies of a clip undergo on their way around -------------------------------
@@ -174,9 +201,7 @@ def _drop_frames(clips) -> np.ndarray:
 
 def post_process(clips, transform: str, seed: int = 0) -> np.ndarray:
     """Apply one of POST_PROCESSING to clips (B, T, H, W); the result stays in [0, 1]."""
-    clips = np.asarray(clips, dtype=np.float32)
-    if clips.ndim != 4:
-        raise ValueError(f"clips must have shape (B, T, H, W), got {clips.shape}")
+    clips = check_frames(clips, ndim=4, name="clips", dtype=np.float32)
     if transform == "none":
         out = clips
     elif transform == "noise 0.05":

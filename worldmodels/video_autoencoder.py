@@ -33,6 +33,7 @@ from torch import nn
 from .data import CANONICAL
 from .geometry import fold, reflect, soft_centroid
 from .render import render_torch
+from .validation import check_frames
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class VideoAutoencoder(nn.Module):
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """Frames (B, T, H, W) in [0, 1] -> latent (B, tokens, token_dim)."""
+        frames = check_frames(frames, size=self.config.size, ndim=4, dtype=np.float32, tensor=True)
         self._check(frames)
         return self.encode_track(self.unfold_keypoints(frames))
 

@@ -20,11 +20,12 @@ import numpy as np
 import torch
 
 from . import captions, registry
-from .centroid import centroids
 from .data import CANONICAL, make_split
 from .diffusion import DiT, DiTConfig, sample
+from .evaluation import sharpness  # noqa: F401  (chapter 9 calls it as video_generation.sharpness)
 from .oracle import reflect
-from .laws import BALL_INK, PASS_CURVE, clip_violations, law_pass, law_pass_curve, strict_tolerance, tracks_of
+from .laws import PASS_CURVE, clip_violations, law_pass, law_pass_curve, strict_tolerance, tracks_of
+from .validation import check_frames
 from .video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig, fit_line
 
 HELD_OUT = (2, 1)  # (direction, speed) never seen in training: "downward leftward", "fast"
@@ -80,8 +81,8 @@ class Generator(torch.nn.Module):
                  n_steps: int | None = None, return_path: bool = False):
         """Prompts (B captions; "" = no prompt) -> frames (B, T, 32, 32) float32 numpy in [0, 1].
         return_path=True also returns the decoded frames after every sampling step (steps + 1, B, T, H, W)."""
-        if isinstance(prompts, str):
-            raise ValueError("prompts must be a list of captions, e.g. ['a ball moving upward leftward , fast']")
+        if isinstance(prompts, str) or len(prompts) == 0:
+            raise ValueError("prompts must be a non-empty list of captions, e.g. ['a ball moving upward leftward , fast']")
         if n_frames != self.autoencoder.config.n_frames:
             raise ValueError(f"this generator draws clips of {self.autoencoder.config.n_frames} frames "
                              f"(a whole-clip latent), got n_frames={n_frames}")
@@ -122,7 +123,7 @@ def generate(prompts: list[str], n_frames: int = N_FRAMES, seed: int = 0) -> np.
 def fitted_parts(frames) -> np.ndarray:
     """Frames -> (B, 3) parts read from a straight-motion fit of the whole clip (fit_line):
     direction quadrant, speed class, first wall of the fitted (folded) motion."""
-    p = tracks_of(frames)
+    p = tracks_of(check_frames(frames, size=CANONICAL.size, ndim=4, min_frames=3))
     w = CANONICAL
     start, velocity = fit_line(p, w.radius, w.size)
     line = start[:, None] + velocity[:, None] * np.arange(p.shape[1])[None, :, None]
@@ -133,6 +134,8 @@ def fitted_parts(frames) -> np.ndarray:
 def prompt_adherence(frames, prompts: list[str]) -> dict[str, float]:
     """Fraction of clips whose fitted motion matches each part their prompt states (direction, speed, wall);
     NaN for a part no prompt states."""
+    if isinstance(prompts, str) or len(prompts) != len(frames):
+        raise ValueError(f"give one prompt (a list of captions) per clip: {len(frames)} clips, got {prompts!r:.80}")
     fitted = fitted_parts(frames)
     asked = np.array([[captions.parse(p)[k] for k in ("direction", "speed", "wall")] for p in prompts])
     out = {}
@@ -140,21 +143,6 @@ def prompt_adherence(frames, prompts: list[str]) -> dict[str, float]:
         m = asked[:, j] >= 0
         out[name] = float((fitted[m, j] == asked[m, j]).mean()) if m.any() else float("nan")
     return out
-
-
-def sharpness(frames) -> dict[str, np.ndarray]:
-    """Per clip, is there one sharp ball? "mass_error": mean over frames of |ink within radius + 1 px of the
-    frame's centroid / ink of one ball - 1| (0 for a sharp ball; a blur spreads its ink outside the disc);
-    "peak": the mean brightest pixel (1 for a drawn ball)."""
-    f = np.asarray(frames, dtype=np.float64)
-    if f.ndim != 4:
-        raise ValueError(f"frames must have shape (B, T, H, W), got {f.shape}")
-    c = centroids(f, n_balls=1)[..., 0, :]  # (B, T, 2)
-    h, w = f.shape[-2:]
-    ys, xs = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
-    dist = np.hypot(xs - c[..., 0, None, None], ys - c[..., 1, None, None])
-    inside = (f * (dist <= CANONICAL.radius + 1.0)).sum(axis=(-2, -1))
-    return {"mass_error": np.abs(inside / BALL_INK - 1).mean(1), "peak": f.max(axis=(-2, -1)).mean(1)}
 
 
 def evaluation_prompts(n: int = 256, seed: int = 0) -> dict[str, list[str]]:

@@ -27,6 +27,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .validation import check_frames
+
 
 @dataclass(frozen=True)
 class WatermarkConfig:
@@ -41,9 +43,7 @@ class WatermarkConfig:
 
 
 def _check_clips(clips, config: WatermarkConfig) -> np.ndarray:
-    clips = np.asarray(clips, dtype=np.float64)
-    if clips.ndim != 4:
-        raise ValueError(f"clips must have shape (B, T, H, W), got {clips.shape}")
+    clips = check_frames(clips, ndim=4, name="clips", dtype=np.float64)
     h, w = clips.shape[-2:]
     if h % config.block or w % config.block:
         raise ValueError(f"frame size {h}x{w} must be a multiple of block {config.block}")
@@ -110,7 +110,8 @@ def detect(clips, key: int, fpr: float = 0.01, config: WatermarkConfig = Waterma
 
 def psnr(marked, original) -> float:
     """Peak signal-to-noise ratio in dB between two arrays of frames in [0, 1] (peak 1)."""
-    marked, original = np.asarray(marked, dtype=np.float64), np.asarray(original, dtype=np.float64)
+    marked = check_frames(marked, name="marked", dtype=np.float64)
+    original = check_frames(original, name="original", dtype=np.float64)
     if marked.shape != original.shape:
         raise ValueError(f"shapes differ: {marked.shape} and {original.shape}")
     mse = float(np.mean((marked - original) ** 2))

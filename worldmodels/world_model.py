@@ -28,6 +28,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .validation import check_frames, check_horizon
+
 
 @dataclass(frozen=True)
 class WorldModelConfig:
@@ -105,6 +107,9 @@ class WorldModel(nn.Module):
     @torch.no_grad()
     def predict(self, context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Context frames (B, C, H, W) and the pushes a_C-1 .. a_C+K-2 (B, K, 2) -> imagined frames C .. C+K-1 (B, K, H, W)."""
+        c = self.config
+        context = check_frames(context, size=c.size, ndim=4, min_frames=c.context, name="context", layout="(B, C, H, W)",
+                               dtype=np.float32, tensor=True)
         return self.decode(self.imagine(self.encode(context), actions))
 
 
@@ -152,7 +157,9 @@ def as_predictor(model: WorldModel):
 
     def predict(context, actions, horizon: int) -> np.ndarray:
         model.eval()
-        context = torch.as_tensor(np.asarray(context), dtype=torch.float32)
+        context = check_frames(context, size=model.config.size, ndim=4, min_frames=model.config.context, name="context",
+                               layout="(B, C, H, W)", dtype=np.float32, tensor=True)
+        horizon = check_horizon(horizon)
         b, c = context.shape[:2]
         if actions is None:
             pushes = torch.zeros(b, horizon, model.config.action_dim)

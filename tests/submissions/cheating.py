@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NAME = "01_what_is_a_world_model.ipynb"
 SOLUTION = ROOT / "solutions" / NAME
 FULL = ("full", "")
+# A notebook that uses introspection (code objects, frames, gc, exec, inspect, ...) is flagged for review as a
+# whole (worldmodels/grading/scan.py): no points on any exercise, what its tests gave kept in the reason.
+FLAGGED = ("zero", "flagged for review")
 MARKER = "3599.25"  # the sleep of the background process: no process may carry it after grading
 CORRECT_ENERGY = ("import numpy as np\n"
                   "def kinetic_energy(velocities):\n"
@@ -67,7 +70,7 @@ def _imports_the_answer(nb, ctx):
                            "def centroid(frame):\n"
                            "    return _copy(np.asarray(frame, dtype=np.float64))[0]\n")
     reason = "course's own answer"
-    return "solution", {"ex1.1": FULL, "ex1.2": ("zero", reason + " worldmodels.physics.kinetic_energy"),
+    return "solution", {"ex1.1": FLAGGED, "ex1.2": ("zero", reason + " worldmodels.physics.kinetic_energy"),
                         "ex1.3": ("zero", reason + " worldmodels.centroid.centroids")}
 
 
@@ -93,7 +96,7 @@ def _disables_the_guard(nb, ctx):
                 "numpy.allclose = lambda *a, **k: True\n"
                 "numpy.isclose = lambda *a, **k: True\n"
                 "numpy.allclose.__code__ = (lambda *a, **k: True).__code__\n", after_exercise="ex1.3")
-    return "solution", {"ex1.1": FULL, "ex1.2": ("zero", "expected [[12.5, 0.5, 2.0]]"),
+    return "solution", {"ex1.1": FLAGGED, "ex1.2": ("zero", "expected [[12.5, 0.5, 2.0]]"),
                         "ex1.3": ("zero", "centroid_of_one_pixel")}
 
 
@@ -107,7 +110,7 @@ def _forges_the_results(nb, ctx):
                            f"            channel.send('test', nb={NAME!r}, ex='ex1.2', name=name, points=3, max=3,\n"
                            "                         status='passed', message='')\n"
                            "    return np.zeros(np.asarray(velocities).shape[:2])\n")
-    return "solution", {"ex1.1": FULL, "ex1.2": ("zero", "forged"), "ex1.3": FULL}
+    return "solution", {"ex1.1": FLAGGED, "ex1.2": ("zero", "forged"), "ex1.3": FLAGGED}
 
 
 def _leaves_a_background_process(nb, ctx):
@@ -267,7 +270,7 @@ def _copies_the_answer_from_its_source(nb, ctx):
                            "        return scope['_mine'](velocities)\n"
                            "    except NotImplementedError:\n"
                            "        return fresh.kinetic_energy(velocities)\n")
-    return "solution", {"ex1.1": FULL, "ex1.2": ("zero", "worldmodels.physics.kinetic_energy"), "ex1.3": FULL}
+    return "solution", {"ex1.1": FLAGGED, "ex1.2": ("zero", "worldmodels.physics.kinetic_energy"), "ex1.3": FLAGGED}
 
 
 def _fork_bomb(nb, ctx):

@@ -6,7 +6,8 @@
   Grading runs each student in a sandbox (bubblewrap, sandbox.py) that mounts only what the run needs,
   in a control group per student (cgroups.py); the tests of REMOTE chapters run in the grader, which
   sends the student's process only inputs (remote.py); the course's own answers are left out of the
-  package the sandbox sees (edition.py) or refused while their exercise is graded (answers.py).
+  package the sandbox sees (edition.py) or refused while their exercise is graded (answers.py), and
+  the grader reads each notebook's source first for pasted answers and introspection (scan.py).
 """
 
 from .checker import check, run_test

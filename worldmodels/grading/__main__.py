@@ -188,6 +188,13 @@ def cmd_release(args) -> int:
     for problem in found:
         print(problem)
     out = args.out or repo_root() / "build" / "student"
+    from .release import kept_answers
+    from .registry import exercise_tests_dir
+
+    kept = kept_answers(Path(out), Path(args.tests or exercise_tests_dir()))
+    if kept:
+        print(f"note: {len(kept)} answer(s) of exercises graded in the grader stay in the package, which needs them "
+              f"elsewhere; grading refuses them and finds copies of them: " + ", ".join(kept))
     print(f"wrote the student release to {out}" if not found else f"{len(found)} problem(s) in {out}: do not publish it")
     return 1 if found else 0
 

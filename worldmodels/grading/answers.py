@@ -11,8 +11,9 @@ function. Because the code of the function *object* is swapped, every alias and 
 `copies` also finds functions the notebook built from an answer's code object (`types.FunctionType`).
 
 Limit (docs/grading.md): this runs in the learner's process, so code that goes looking for the
-grader's own objects (`gc`, frames) or pastes the course's source text can get around it; the
-sandbox keeps such code from harming anything but its own grade.
+grader's own objects (`gc`, frames) can get around it; the sandbox keeps such code from harming
+anything but its own grade, the grader's source scan (scan.py) flags such code and finds pasted
+copies of an answer, and answers nothing else needs are not in the student edition at all.
 """
 
 import gc
@@ -94,7 +95,7 @@ class AnswerGate:
                 func = answer_function(name)
             except (ImportError, AttributeError, KeyError, TypeError):  # `verify` reports it; grading goes on
                 continue
-            _active[name] = (exercise, _clone(func))
+            _active[name] = (exercise, _clone(func) if allowed_codes else None)  # no tests here: no way back
             _ids[id(func)] = _ids[id(inspect.unwrap(func))] = name
             self.blocked.append((func, func.__code__))
             func.__code__ = _gate_code(func, name)

@@ -37,19 +37,41 @@ def _writable(path: Path) -> bool:
     return path.is_dir() and os.access(path, os.W_OK)
 
 
+LEAF = "worldmodels-grader"  # where the grader moves itself when its own group may not have children with controllers
+
+
 def _v2_parent() -> Path | None:
-    """A folder of the unified hierarchy where children get the memory and pids controllers, or None."""
-    controllers = ROOT / "cgroup.controllers"
+    """A folder of the unified hierarchy where children get the memory and pids controllers, or None.
+
+    That is the grader's own group when it may enable them for its children. A group that holds processes
+    may not (cgroups v2's "no internal processes" rule: EBUSY): when the grader is the only process of its
+    group (a container's main process, a systemd service of its own), it moves itself into a child LEAF
+    and enables them on the group it left; otherwise it gives up (an administrator can delegate a group)."""
     own = _own("")
-    if not controllers.is_file() or own is None or not {"memory", "pids"} <= set(controllers.read_text().split()):
+    if own is None or not (ROOT / "cgroup.controllers").is_file():
         return None
     parent = ROOT / own.lstrip("/")
+    if parent.name == LEAF:  # moved there by an earlier grader of this process: its parent is ours
+        parent = parent.parent
     try:
-        enabled = set((parent / "cgroup.subtree_control").read_text().split())
-        if not {"memory", "pids"} <= enabled:
+        if not {"memory", "pids"} <= set((parent / "cgroup.controllers").read_text().split()):
+            return None
+        if not _writable(parent):
+            return None
+        if {"memory", "pids"} <= set((parent / "cgroup.subtree_control").read_text().split()):
+            return parent
+        try:
             (parent / "cgroup.subtree_control").write_text("+memory +pids")
-        return parent if _writable(parent) else None
-    except OSError:  # not delegated to us, or the group holds processes itself
+        except OSError:
+            others = set((parent / "cgroup.procs").read_text().split()) - {str(os.getpid())}
+            if others:
+                return None
+            leaf = parent / LEAF
+            leaf.mkdir(exist_ok=True)
+            (leaf / "cgroup.procs").write_text(str(os.getpid()))
+            (parent / "cgroup.subtree_control").write_text("+memory +pids")
+        return parent
+    except OSError:  # not delegated to us
         return None
 
 
@@ -72,19 +94,38 @@ def kind() -> str:
 
 
 def describe() -> str:
-    return {"v2": "memory (with /tmp) and process count capped per student by cgroups v2",
+    return {"v2": "memory (with /tmp), swap and process count capped per student by cgroups v2",
             "v1": "memory (with /tmp) and process count capped per student by cgroups v1 (memory, pids)",
             "none": "no cgroups here: memory and process limits are per process (rlimits), and the "
                     "process count is not limited for root"}[kind()]
 
 
+PREFIX = "worldmodels-grading-"
+STALE_S = 60.0  # an empty group of ours this old is left over by a grader that was killed
+
+
+def sweep(parent: Path) -> int:
+    """Remove the empty groups a killed grader left in `parent` (the kernel refuses to remove a group that
+    still holds a process); return how many."""
+    removed = 0
+    for folder in parent.glob(f"{PREFIX}*"):
+        try:
+            if time.time() - folder.stat().st_mtime > STALE_S and not (folder / "cgroup.procs").read_text().split():
+                folder.rmdir()
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 class StudentGroup:
     def __init__(self, memory_mb: int, processes: int):
-        name = f"worldmodels-grading-{uuid.uuid4().hex[:12]}"
+        name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
         self.folders, self.kind = [], kind()
         memory = str(int(memory_mb) << 20)
         try:
             if self.kind == "v2":
+                sweep(_v2_parent())
                 folder = _v2_parent() / name
                 folder.mkdir()
                 self.folders = [folder]
@@ -93,6 +134,8 @@ class StudentGroup:
                 (folder / "pids.max").write_text(str(processes))
             elif self.kind == "v1":
                 parents = _v1_parents()
+                for parent in parents.values():
+                    sweep(parent)
                 self.folders = [parents["memory"] / name, parents["pids"] / name]
                 for folder in self.folders:
                     folder.mkdir()

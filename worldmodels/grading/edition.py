@@ -20,7 +20,7 @@ from .markers import marker_of
 from .registry import answers_in, repo_root
 from .remote import remote_chapters
 
-STUB = 'raise NotImplementedError("{name} is the course\'s answer to {exercise}: it is not in the grading edition")'
+STUB = 'raise NotImplementedError("{name} is the course\'s answer to {exercise}: it is not in the student edition")'
 
 
 def _names(tree, bare: bool = True) -> set:
@@ -96,8 +96,9 @@ def _strip(path: Path, inside: list[str], dotted: str, exercise: str) -> bool:
     stub = indent + STUB.format(name=dotted, exercise=exercise)
     if rest and rest[0].lineno == node.lineno:  # `def f(): return ...` on one line: leave it alone
         return False
-    if rest:
-        lines[rest[0].lineno - 1: node.end_lineno] = [stub]
+    if rest:  # from the first statement's first line: a nested function's decorators included
+        first = min([rest[0].lineno] + [d.lineno for d in getattr(rest[0], "decorator_list", [])])
+        lines[first - 1: node.end_lineno] = [stub]
     else:
         lines.insert(node.end_lineno, stub)
     text = "\n".join(lines)

@@ -13,6 +13,8 @@ system, Python, the grading edition of the package and the student's copy; no ne
 in a control group capping the student's memory and processes (cgroups.py). The tests' source is read
 here, once; the tests of REMOTE chapters run here too, asking the student's process only for the
 learner's results on their inputs (remote.py), and the others are sent to the runner in its job.
+Before anything runs, each notebook's source is read here for copies of the course's answers and for
+introspection (scan.py): a copy scores 0, introspection flags the notebook for review.
 """
 
 import ast
@@ -30,10 +32,11 @@ import nbformat
 from .checker import EXERCISE_TIMEOUT_S, GRADING_ENV
 from .markers import Exercise, exercises, marker_of
 from .process import SANDBOX_WORK, run_attempt
-from .remote import remote_chapters, remote_tests, run_remote
-from .registry import chapter_tests_path, exercise_tests_dir, hidden_tests_path, parse_id, read_source, repo_root
+from .remote import public_helpers, remote_chapters, remote_tests, run_remote
+from .registry import HIDDEN, answers_in, chapter_tests_path, exercise_tests_dir, hidden_tests_path, parse_id, read_source, repo_root
 from .edition import removable, student_edition
 from .sandbox import SANDBOXES, SUBMISSION, choose_sandbox, sandbox_available
+from .scan import answer_prints, copied, introspection
 from .submission import copy_submission
 
 __all__ = ["SANDBOXES", "GraderError", "Limits", "Result", "choose_sandbox", "course_exercises", "grade_student",
@@ -170,6 +173,8 @@ class NotebookState:
     patched: list = field(default_factory=list)
     answers: dict = field(default_factory=dict)  # exercise -> course functions its code used
     forged: dict = field(default_factory=dict)  # exercise -> why its reported results cannot be trusted
+    copied: dict = field(default_factory=dict)  # exercise -> course answers a function of the notebook copies
+    flagged: list = field(default_factory=list)  # [(cell, line, construct)] that can reach code (scan.py)
 
 
 def load_notebook(path: Path, state: NotebookState) -> None:
@@ -254,6 +259,7 @@ def grade_student(folder: Path, student: str, expected: dict[str, list[Exercise]
                 s.problem = ("invalid", f"{s.name}: {why}" if s.name in problems else why)
             else:
                 load_notebook(work / s.name, s)
+        read_source_of(states, tests)
         if sandbox == "bwrap" and edition is None and any(not s.problem for s in states):
             edition = student_edition(scratch / "edition", removable(tests))
         run = {"sandbox": sandbox, "copy": work, "edition": edition,
@@ -262,6 +268,20 @@ def grade_student(folder: Path, student: str, expected: dict[str, list[Exercise]
         return [r for s in states for r in _results(student, s)]
     finally:
         _remove(scratch)
+
+
+def read_source_of(states: list, tests: list) -> None:
+    """Before anything runs: copies of the course's answers and introspection in each notebook's source."""
+    answers = {}
+    for _, _, source in tests:
+        for exercise, names in answers_in(source).items():
+            answers[exercise] = tuple(dict.fromkeys(answers.get(exercise, ()) + tuple(names)))
+    prints = answer_prints(answers)
+    for s in states:
+        if not s.problem:
+            ids = {e.id for e in s.exercises}
+            s.copied = {ex: names for ex, names in copied(s.cells, prints).items() if ex in ids}
+            s.flagged = introspection(s.cells)
 
 
 def _remove(path: Path) -> None:
@@ -283,6 +303,7 @@ def _grade_states(states, scratch, limits, tests, run) -> None:
     table = points_table(tests)
     try:
         remote, remote_answers = remote_tests(tests)  # run here; their sources never reach the student's process
+        helper = public_helpers(remote)  # ...but for the public modules' helpers, which the tests may hand over
     except Exception as error:  # a broken REMOTE test module: a course bug, not the student's
         for s in states:
             s.problem = s.problem or ("grader-error", f"the exercise tests cannot be loaded: {error}"[:300])
@@ -294,6 +315,7 @@ def _grade_states(states, scratch, limits, tests, run) -> None:
         job = {
             "tests": [t for t in tests if t[0] not in remote_chapters(tests)],
             "remote": {ex: list(remote_answers.get(ex, ())) for ex in remote},
+            "helpers": [t for t in tests if t[0] in remote_chapters(tests) and HIDDEN not in Path(t[1]).parts],
             "copy": str(SUBMISSION) if sandbox == "bwrap" else None,
             "fonts": str(run["fonts"]) if run["fonts"] else None,
             "limits": {"memory_mb": limits.memory_mb, "file_mb": limits.file_mb, "cpu_s": int(limits.cpu_s),
@@ -321,7 +343,7 @@ def _grade_states(states, scratch, limits, tests, run) -> None:
                 ex, until = event["ex"], now + limits.exercise_s
                 where.update(phase="tests", nb=state, item=ex, until=until + limits.grace_s)
                 state.outcomes[ex] = run_remote(remote[ex], lambda request: process.call(request, until + limits.grace_s),
-                                                lambda: until - time.monotonic())
+                                                lambda: until - time.monotonic(), helper)
                 process.end_requests()  # Ended (the attempt is over) when the process stopped answering
                 return where["until"] - time.monotonic()
             if kind == "ex":
@@ -409,6 +431,10 @@ def _results(student: str, s: NotebookState) -> list[Result]:
         elif e.id in s.forged:
             status, earned = "failed", 0
             reason = f"{s.forged[e.id]}: results were forged or tampered with; no points"
+        elif s.copied.get(e.id):  # a function of the notebook is the course's answer, pasted or rebuilt
+            status, earned = "failed", 0
+            reason = (f"copies the course's own answer {', '.join(s.copied[e.id])} (the same code under another name "
+                      f"or place), which does not count for {e.id}: write the function yourself")
         elif s.answers.get(e.id):  # it called (or copied) the course's own answer: no points
             status, earned = "failed", 0
             reason = (f"uses the course's own answer {', '.join(s.answers[e.id])}, which does not count for "
@@ -433,5 +459,12 @@ def _results(student: str, s: NotebookState) -> list[Result]:
         if s.patched:
             note = "note: undid the notebook's patching of " + ", ".join(s.patched[:3])
             reason = f"{reason}; {note}" if reason else note
-        out.append(Result(student, s.name, e.id, round(earned, 3), e.points, status, reason[:400]))
+        if s.flagged:  # no points until an instructor has read it; what the tests gave is kept in the reason
+            cell, line, what = s.flagged[0]
+            more = f" and {len(s.flagged) - 1} more" if len(s.flagged) > 1 else ""
+            reason = (f"flagged for review: the notebook uses {what} (cell {cell}, line {line}){more}, which can copy "
+                      f"the course's code or reach the grader's; without the flag {earned:g}/{e.points:g} ({status}"
+                      + (f": {reason}" if reason else "") + ")")
+            status, earned = "flagged", 0
+        out.append(Result(student, s.name, e.id, round(earned, 3), e.points, status, reason[:700]))
     return out

@@ -1,8 +1,12 @@
 """The student release: exercises, the public tests check() uses and the course package; no solutions,
-no hidden tests.
+no hidden tests, and no code of the answers of chapters graded in the grader (REMOTE).
 
 `release(out)` writes the bundle to `out` (default build/student) and checks it: no file holds a
-solution marker or the text of a solution region, no hidden test module or hidden test name is there.
+solution marker or the text of a solution region, no hidden test module or hidden test name is there,
+and the package is the student edition (edition.py) that grading mounts, less what `check()` needs: the
+answers of REMOTE exercises that nothing else of the package, of the notebooks or of the public tests
+uses are only stubs. `kept_answers(out)` names the REMOTE answers still there, and why (the simulator
+needs `reflect`): grading refuses those while their exercise is graded and finds pasted copies (scan.py).
 """
 
 import ast
@@ -11,8 +15,10 @@ from pathlib import Path
 
 import nbformat
 
+from .edition import STUB, removable, student_edition
 from .markers import BEGIN, END, generate
-from .registry import HIDDEN, exercise_tests_dir, repo_root
+from .registry import HIDDEN, answers_in, exercise_tests_dir, repo_root
+from .remote import remote_chapters
 
 STAMP = ".student-release"  # marks a folder we wrote, so that a new release may replace it
 TOP_FILES = ("pyproject.toml", "requirements.txt", "README.md", "LICENSE")
@@ -47,6 +53,42 @@ def _hidden_names(tests: Path) -> list[str]:
     return names
 
 
+def _public(tests: Path) -> list:
+    return [(path.stem.removeprefix("ch"), str(path), path.read_text(encoding="utf-8"))
+            for path in sorted(Path(tests).glob("ch*.py"))]
+
+
+def release_removals(solutions: Path, tests: Path) -> dict[str, str]:
+    """{dotted answer: exercise} the release leaves out: the grading edition's, less those a public test
+    names (check() computes expectations with them in the learner's kernel)."""
+    public = _public(tests)
+    used = set()
+    for _, _, source in public:
+        tree = ast.parse(source)
+        used |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        used |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        used |= {a.name.split(".")[-1] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    return {name: ex for name, ex in removable(public, solutions).items() if name.split(".")[-1] not in used}
+
+
+def kept_answers(out: Path, tests: Path) -> list[str]:
+    """The answers of REMOTE exercises whose code the bundle `out` still carries (needed elsewhere)."""
+    public, kept = _public(tests), []
+    for chapter, _, source in public:
+        if chapter not in remote_chapters(public):
+            continue
+        for exercise, names in answers_in(source).items():
+            for dotted in names:
+                parts = dotted.split(".")
+                for cut in range(len(parts) - 1, 1, -1):
+                    path = Path(out).joinpath(*parts[:cut]).with_suffix(".py")
+                    if path.is_file():
+                        if f"{dotted} is the course" not in path.read_text(encoding="utf-8"):
+                            kept.append(f"{dotted} ({exercise})")
+                        break
+    return sorted(set(kept))
+
+
 def problems(out: Path, solutions: Path, tests: Path) -> list[str]:
     """What in the bundle `out` gives away a solution or a hidden test (empty: nothing)."""
     found = []
@@ -68,6 +110,11 @@ def problems(out: Path, solutions: Path, tests: Path) -> list[str]:
             flat = "\n".join(line.strip() for c in nb.cells for line in c.source.splitlines() if line.strip())
         found += [f"{rel}: holds the solution {r.splitlines()[0]!r}..." for r in regions if r in flat]
         found += [f"{rel}: names the hidden test {n}" for n in hidden if f"def {n}(" in text]
+    for dotted, exercise in sorted(release_removals(solutions, tests).items()):
+        module = Path(out).joinpath(*dotted.split(".")[:2]).with_suffix(".py")
+        stub = STUB.format(name=dotted, exercise=exercise)
+        if module.is_file() and stub not in module.read_text(encoding="utf-8"):
+            found.append(f"{module.relative_to(out)}: carries the code of {dotted}, the answer to {exercise}")
     return found
 
 
@@ -87,8 +134,7 @@ def release(out: Path | None = None, solutions: Path | None = None, tests: Path 
     (out / "tests" / "exercises").mkdir(parents=True)
     for path in sorted(tests.glob("ch*.py")):
         shutil.copy(path, out / "tests" / "exercises" / path.name)
-    shutil.copytree(root / "worldmodels", out / "worldmodels",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    student_edition(out, release_removals(solutions, tests))  # out/worldmodels, without caches
     for name in TOP_FILES:
         if (root / name).is_file():
             shutil.copy(root / name, out / name)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .checker import MissingName, Namespace, TestOutcome, describe
 from .registry import HIDDEN, load_chapter
-from .wire import Unsendable, decode, encode, reraise
+from .wire import Outgoing, Unsendable, decode, encode, load_state, reraise
 
 FLAG = "REMOTE"
 
@@ -53,18 +53,54 @@ def remote_tests(tests: list) -> tuple[dict, dict]:
     return found, answers
 
 
-class RemoteFunction:
-    """Stands for the learner's function `name` in a test: calling it asks the student's process."""
+def public_helpers(found: dict):
+    """helper(obj) -> [chapter, name] for the functions and classes defined at the top level of a public
+    REMOTE test module (those `found` by remote_tests came from), else None: only these may be named to
+    the student's process, which loads the same public modules (hidden ones never leave the grader)."""
+    modules = {}
+    for tests in found.values():
+        for test in tests:
+            module = test.func.__globals__
+            if HIDDEN not in Path(str(module.get("__file__", ""))).parts:
+                chapter = Path(str(module.get("__file__", ""))).stem.removeprefix("ch")
+                modules[test.func.__module__] = (chapter, module)
 
-    def __init__(self, name: str, call):
-        self.name, self._call = name, call
+    def helper(obj):
+        found = modules.get(getattr(obj, "__module__", None))
+        name = getattr(obj, "__name__", None)
+        if found is None or not isinstance(name, str) or found[1].get(name) is not obj:
+            return None
+        return [found[0], name]
+
+    return helper
+
+
+class RemoteFunction:
+    """Stands for the learner's function `name` in a test: calling it asks the student's process.
+
+    Torch modules among the arguments are rebuilt there (wire.py); what the learner's function did to
+    them comes back and is put into the test's own modules, as if the call had been made here: their
+    weights, and the gradients left on them (the student's process backpropagates a scalar tensor
+    result that carries a graph, as a test calling `.backward()` on it would)."""
+
+    def __init__(self, name: str, call, helper=None):
+        self.name, self._call, self._helper = name, call, helper
 
     def __call__(self, *args, **kwargs):
+        outgoing = Outgoing(self._helper)
         try:
-            request = {"op": "call", "name": self.name, "args": encode(list(args)), "kwargs": encode(kwargs)}
+            request = {"op": "call", "name": self.name, "args": encode(list(args), outgoing=outgoing),
+                       "kwargs": encode(kwargs, outgoing=outgoing)}
         except Unsendable as error:  # a course bug: the module is not REMOTE-clean
             raise RuntimeError(f"this test cannot be run in the grader ({error}): remove REMOTE from its module")
-        return _answer(self._call(request), f"{self.name}(...)")
+        reply = self._call(request)
+        if "raise" not in reply and "unsendable" not in reply:
+            states = reply.get("modules") or []
+            if len(states) != len(outgoing.modules):
+                raise ValueError("the student's process sent back the wrong number of models")
+            for module, state in zip(outgoing.modules, states):
+                load_state(module, state)
+        return _answer(reply, f"{self.name}(...)")
 
     def __repr__(self):
         return f"<the learner's {self.name}>"
@@ -83,16 +119,16 @@ class RemoteNamespace(dict):
     """The notebook's variables as a test in the grader sees them: functions become RemoteFunctions,
     plain values are fetched as data, a missing name fails as in check()."""
 
-    def __init__(self, call):
+    def __init__(self, call, helper=None):
         super().__init__()
-        self._call = call
+        self._call, self._helper = call, helper
 
     def __getitem__(self, name):
         reply = self._call({"op": "get", "name": str(name)})
         if reply.get("missing"):
             return Namespace()[name]  # raises MissingName with check()'s message
         if reply.get("callable"):
-            return RemoteFunction(str(name), self._call)
+            return RemoteFunction(str(name), self._call, self._helper)
         return _answer(reply, f"the notebook's {name}")
 
     def get(self, name, default=None):
@@ -102,9 +138,10 @@ class RemoteNamespace(dict):
             return default
 
 
-def run_remote(tests: list, call, left) -> list[dict]:
+def run_remote(tests: list, call, left, helper=None) -> list[dict]:
     """Run an exercise's tests here against the student's process; `left()` is the time left for the
-    exercise. Returns the outcome of each test as the runner's "test" events would carry it."""
+    exercise, `helper` public_helpers(...). Returns the outcome of each test as the runner's "test"
+    events would carry it."""
     outcomes = []
     for test in tests:
         if left() <= 0:
@@ -112,7 +149,7 @@ def run_remote(tests: list, call, left) -> list[dict]:
                              "message": f"the tests of {test.exercise} ran out of time"})
             continue
         try:
-            test.func(RemoteNamespace(call))
+            test.func(RemoteNamespace(call, helper))
             status, message = "passed", ""
         except KeyboardInterrupt:
             raise

@@ -5,7 +5,8 @@ For each notebook of the job it executes the code cells in a fresh namespace (in
 /tmp/work filled from the read-only copy of the student's files; skipping `check(...)` cells and cells
 the grader marked as fatal), undoes any patching of imported modules, then grades each exercise:
 for a REMOTE chapter it only answers the grader's requests read from CALLS (the learner's function
-called on the inputs sent, the result sent back as data: `serve`); otherwise it compiles the chapter's
+called on the inputs sent, the result sent back as data: `serve`; models among the inputs are rebuilt
+and test helpers found by name in the public test modules: `Builder`); otherwise it compiles the chapter's
 tests afresh from the source the grader sent and runs them on that namespace. While an exercise is
 graded, the package functions that answer it are blocked (answers.py).
 Every step is reported as one JSON line on file descriptor FD, so the grader keeps all results
@@ -27,7 +28,7 @@ from .answers import AnswerGate, GuardedNamespace, answer_function, copies, refu
 from .checker import GRADING_ENV, Alarm, describe, run_test
 from .guard import FrozenImports, ModuleGuard
 from .registry import load_chapter, parse_id
-from .wire import Unsendable, decode, encode, raised
+from .wire import Unsendable, decode, encode, load_state, module_state, raised
 
 MAX_OUTPUT_CHARS = 10_000  # student output kept per process (the rest is counted and dropped)
 
@@ -117,7 +118,7 @@ def run_cell(source: str, ns: dict, filename: str, timeout: float) -> str | None
 
 def grade_notebook(job: dict, sources: tuple, channel: Channel, guard: ModuleGuard, gate: AnswerGate,
                    frozen: FrozenImports, restore=ModuleGuard.restore, remote: dict | None = None,
-                   requests=None) -> None:
+                   requests=None, helpers: dict | None = None) -> None:
     """Run one notebook's cells, then its exercises: the tests here, or for `remote` exercises (exercise ->
     answer names) the grader's requests read from `requests` (remote.py)."""
     name, remote = job["name"], remote or {}
@@ -163,7 +164,7 @@ def grade_notebook(job: dict, sources: tuple, channel: Channel, guard: ModuleGua
         called = [n for n in answers.get(exercise, ()) if n in copied]
         if exercise in remote:  # the grader runs the tests and asks us only for the learner's results
             called += [n for n in serve(ns, exercise, answers[exercise], channel, requests, gate, guard, restore,
-                                        deadline) if n not in called]
+                                        deadline, helpers) if n not in called]
         for test in tests.get(exercise, []) if exercise not in remote else ():
             left = deadline - time.perf_counter()
             if left <= 0:
@@ -184,6 +185,73 @@ def grade_notebook(job: dict, sources: tuple, channel: Channel, guard: ModuleGua
     sys.path[:] = guard.path
 
 
+class Builder:
+    """Builds, in the student's process, what the grader sends besides plain data (wire.py): a fresh
+    module of the course's class (or torch.nn.Linear) with the grader's weights, and helpers of the
+    public test modules, found in `helpers` ({chapter: the module's namespace}, loaded before any
+    student code ran). `modules` lists the modules built for one call, in order."""
+
+    def __init__(self, helpers: dict):
+        self.helpers, self.modules = helpers, []
+
+    @staticmethod
+    def _class(dotted: str, allowed: tuple):
+        from .registry import resolve
+
+        if not str(dotted).startswith(allowed):
+            raise ValueError(f"the grader may not build a {dotted}")
+        return resolve(str(dotted))
+
+    def module(self, data: dict):
+        import torch
+
+        cls = self._class(data["$module"], ("worldmodels.", "torch.nn.modules.linear.Linear"))
+        if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+            raise ValueError(f"{data['$module']} is not a torch module")
+        init = data["init"]
+        if "config" in init:
+            config = self._class(init["config"], ("worldmodels.",))(**decode(init["fields"]))
+            module = cls(config)
+        else:
+            module = cls(*decode(init["args"]), **decode(init["kwargs"]))
+        load_state(module, data)
+        self.modules.append(module)
+        return module
+
+    def helper(self, data: dict):
+        chapter, name = (str(v) for v in data["$helper"])
+        obj = self.helpers[chapter][name]
+        if "attrs" not in data:
+            return obj
+        instance = obj.__new__(obj)
+        vars(instance).update(decode(data["attrs"], self))
+        return instance
+
+
+def load_helpers(sources) -> dict:
+    """{chapter: namespace} of the public test modules of REMOTE chapters, executed before student code."""
+    import types
+
+    helpers = {}
+    for chapter, path, source in sources:
+        module = types.ModuleType(f"_exercise_helpers_{chapter}")  # not in sys.modules
+        module.__file__ = str(path)
+        exec(compile(source, str(path), "exec"), vars(module))
+        helpers[str(chapter)] = vars(module)
+    return helpers
+
+
+def _backpropagate(result, modules) -> None:
+    """What a test calling `result.backward()` would do: for a scalar tensor that carries a graph."""
+    torch = sys.modules.get("torch")
+    if modules and torch is not None and isinstance(result, torch.Tensor) and result.numel() == 1 \
+            and result.grad_fn is not None:
+        try:
+            result.backward()
+        except RuntimeError:  # already backpropagated by the learner's code, or no graph left
+            pass
+
+
 class Requests:
     """The grader's requests (JSON lines) on file descriptor `fd`, read before any student code runs."""
 
@@ -201,7 +269,7 @@ class Requests:
 
 
 def serve(ns: dict, exercise: str, names, channel: Channel, requests: Requests, gate: AnswerGate,
-          guard: ModuleGuard, restore, deadline: float) -> list[str]:
+          guard: ModuleGuard, restore, deadline: float, helpers: dict | None = None) -> list[str]:
     """Answer the grader's requests for one exercise ("get" a variable, "call" a function on inputs) until
     it says "end", with the course's answers to the exercise blocked; return those the notebook used."""
     gate.block(exercise, names, ())  # no code of ours may call them: the tests are not here
@@ -219,9 +287,13 @@ def serve(ns: dict, exercise: str, names, channel: Channel, requests: Requests, 
                         elif request.get("op") == "get":
                             reply["value"] = encode(value)
                         else:
-                            result = value(*decode(request["args"]), **decode(request["kwargs"]))
+                            builder = Builder(helpers or {})
+                            args, kwargs = decode(request["args"], builder), decode(request["kwargs"], builder)
+                            result = value(*args, **kwargs)
                             guard.restore_builtins()  # what our own code needs to send the result
+                            _backpropagate(result, builder.modules)
                             reply["value"] = encode(result)
+                            reply["modules"] = [module_state(m) for m in builder.modules]
             except Unsendable as error:
                 reply["unsendable"] = str(error)
             except BaseException as error:  # the learner's exception, SystemExit and our timeout included
@@ -304,10 +376,11 @@ def main(argv=None) -> None:
                     except (ImportError, AttributeError, KeyError, TypeError):
                         pass  # `verify` reports it; this answer is simply not blocked
         requests = Requests(int(argv[2])) if len(argv) > 2 else None
+        helpers = load_helpers(tuple((str(c), str(p), str(src)) for c, p, src in job.pop("helpers", ())))
         frozen, guard, gate, restore = FrozenImports(), ModuleGuard(), AnswerGate(), ModuleGuard.restore
         channel.send("ready")
         for notebook in job["notebooks"]:
-            grade_notebook(notebook, sources, channel, guard, gate, frozen, restore, remote, requests)
+            grade_notebook(notebook, sources, channel, guard, gate, frozen, restore, remote, requests, helpers)
             restore(guard)
             channel.send("nb_end", nb=notebook["name"])
         channel.send("done")

@@ -5,6 +5,16 @@ and torch tensors into JSON-ready data (arrays as `.npy` bytes in base64, writte
 `allow_pickle=False`); anything else is refused with `Unsendable`. `decode` is its inverse and builds
 only those types. An exception travels as its message and its nearest built-in class (`raised` /
 `reraise`), so a test's `except ValueError` still sees the learner's `ValueError`.
+
+Two more kinds travel from the grader to the student's process only (`encode(..., outgoing=Outgoing(...))`,
+`decode(..., builder=...)`; the grader's `decode` refuses them in a reply):
+- a torch module of the course (or a `torch.nn.Linear`): its class name, its config (a frozen dataclass
+  of the course) and its weights and gradients as tensors; the student's process builds a fresh one of
+  the same class from the student edition and loads them (`$module`);
+- a helper of a public test module (a function or a class defined at its top level, or an instance of
+  such a class with plain-data attributes), by name (`$helper`): the student's process finds it in the
+  same public module (which every student has), loaded from the source the grader sent. No code of a
+  hidden test, and no code the grader did not read from the public tests, ever travels.
 """
 
 import base64
@@ -34,20 +44,87 @@ def _unarray(text: str) -> np.ndarray:
     return np.load(io.BytesIO(base64.b64decode(text, validate=True)), allow_pickle=False)
 
 
-def encode(value, _budget=None):
+class Outgoing:
+    """What the grader's `encode` may send besides plain data: `helper(obj)` names an object of a public
+    test module ([chapter, name] or None); `modules` collects the torch modules sent, in order."""
+
+    def __init__(self, helper=None):
+        self.helper, self.modules = helper or (lambda obj: None), []
+
+
+def _dotted(cls) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _module(value, budget, outgoing) -> dict:
+    """A torch module as data: how to build it and its state (weights, buffers, gradients)."""
+    import dataclasses
+
+    torch = _torch()
+    config = getattr(value, "config", None)
+    if type(value) is torch.nn.Linear:
+        init = {"args": encode([value.in_features, value.out_features], budget),
+                "kwargs": encode({"bias": value.bias is not None}, budget)}
+    elif type(value).__module__.startswith("worldmodels.") and dataclasses.is_dataclass(config) and \
+            type(config).__module__.startswith("worldmodels."):
+        fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+        init = {"config": _dotted(type(config)), "fields": encode(fields, budget)}
+    else:
+        raise Unsendable(f"a {type(value).__name__} cannot be rebuilt in the student's process (only the "
+                         f"course's modules with a config, and torch.nn.Linear)")
+    outgoing.modules.append(value)
+    return {"$module": _dotted(type(value)), "init": init, **module_state(value, budget)}
+
+
+def module_state(module, budget=None) -> dict:
+    """A module's state_dict, gradients and frozen parameters as plain data."""
+    params = dict(module.named_parameters())
+    return {"state": encode(dict(module.state_dict()), budget),
+            "grads": encode({k: p.grad for k, p in params.items() if p.grad is not None}, budget),
+            "frozen": [k for k, p in params.items() if not p.requires_grad]}
+
+
+def load_state(module, data: dict) -> None:
+    """Put a `module_state` (decoded here, plain data only) into `module`, checking every shape."""
+    torch = _torch()
+    state, grads = decode(data.get("state")), decode(data.get("grads"))
+    if not isinstance(state, dict) or not isinstance(grads, dict):
+        raise ValueError("a module's state must be dicts of tensors")
+    own, params = module.state_dict(), dict(module.named_parameters())
+    for name, tensor in list(state.items()) + list(grads.items()):
+        if name not in own or not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != tuple(own[name].shape):
+            raise ValueError(f"the model's {name!r} came back with another shape or type")
+    with torch.no_grad():
+        for name, tensor in state.items():
+            own[name].copy_(tensor)
+    for name, p in params.items():
+        p.grad = grads[name].detach().to(p.dtype).clone() if name in grads else None
+        p.requires_grad_(name not in set(data.get("frozen") or ()))
+
+
+def encode(value, _budget=None, outgoing: Outgoing | None = None):
     budget = _budget if _budget is not None else [MAX_ITEMS]
     budget[0] -= 1
     if budget[0] < 0:
         raise Unsendable(f"more than {MAX_ITEMS} items")
+    if outgoing is not None and value is not None and type(value) not in (bool, int, float, str):
+        torch = _torch()
+        if torch is not None and isinstance(value, torch.nn.Module):
+            return _module(value, budget, outgoing)
+        name = outgoing.helper(value) if callable(value) else outgoing.helper(type(value))
+        if name is not None and callable(value):
+            return {"$helper": list(name)}
+        if name is not None:  # an instance of a test's helper class: its attributes as data
+            return {"$helper": list(name), "attrs": encode(dict(vars(value)), budget, outgoing)}
     if value is None or type(value) in (bool, int, str):
         return value
     if type(value) is float:
         return value if math.isfinite(value) else {"$float": repr(value)}
     if type(value) in (list, tuple):
-        items = [encode(v, budget) for v in value]
+        items = [encode(v, budget, outgoing) for v in value]
         return items if type(value) is list else {"$tuple": items}
     if type(value) is dict:
-        return {"$dict": [[encode(k, budget), encode(v, budget)] for k, v in value.items()]}
+        return {"$dict": [[encode(k, budget, outgoing), encode(v, budget, outgoing)] for k, v in value.items()]}
     if type(value) is slice:
         return {"$slice": [encode(value.start, budget), encode(value.stop, budget), encode(value.step, budget)]}
     if type(value) is complex:
@@ -73,18 +150,25 @@ def _torch():
     return sys.modules.get("torch")
 
 
-def decode(data):
+def decode(data, builder=None):
+    """Plain data back into values; `builder` (the student's process only) builds `$module` and `$helper`."""
     if data is None or type(data) in (bool, int, float, str):
         return data
     if type(data) is list:
-        return [decode(v) for v in data]
-    if type(data) is not dict or len(data) not in (1, 3):
+        return [decode(v, builder) for v in data]
+    if type(data) is not dict or not data:
         raise ValueError(f"not plain data: {str(data)[:80]}")
     (tag, body), = list(data.items())[:1]
+    if tag in ("$module", "$helper"):
+        if builder is None:
+            raise ValueError(f"not plain data: {tag} travels only from the grader to the student's process")
+        return builder.module(data) if tag == "$module" else builder.helper(data)
+    if len(data) not in (1, 3):
+        raise ValueError(f"not plain data: {str(data)[:80]}")
     if tag == "$tuple":
-        return tuple(decode(v) for v in body)
+        return tuple(decode(v, builder) for v in body)
     if tag == "$dict":
-        return {decode(k): decode(v) for k, v in body}
+        return {decode(k, builder): decode(v, builder) for k, v in body}
     if tag == "$slice":
         return slice(*(decode(v) for v in body))
     if tag == "$float":

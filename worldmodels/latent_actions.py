@@ -1,0 +1,292 @@
+"""A latent action model: a world model that learns its own buttons from videos without action labels.
+
+    frames t-1, t, t+1 --action encoder--> e --quantise--> code c in {0 .. codes-1}, its vector q_c
+    frames t-1, t  +  q_c --dynamics--> frame t+1 --> (fed back) --> frame t+2 --> ...
+
+- The action encoder sees the frame after the step. It reads where the ink is in each frame (the centre of
+  mass of the pixels, a fixed linear read-out: the ball's centre for one ball), then a small MLP turns the
+  centre at frame t and the moves t-1 -> t -> t+1 into a continuous vector e.
+- The quantiser snaps e to one of `codes` vectors and passes the gradient straight through (Bengio et al.
+  2013): q_st = e + (q - e).detach(). "vq": the nearest of `codes` learned vectors (van den Oord et al.
+  2017) with the codebook and commitment terms; "simplex": softmax(e) snapped to the nearest one-hot vector,
+  i.e. its largest entry, with a term that keeps every code in use; "fsq": every number of tanh(e) rounded
+  to a few levels (Mentzer et al. 2024).
+- The dynamics works like chapter 4's next-frame model (worldmodels.next_frame): every 4x4 block of pixels
+  of the past frames is folded into the channels of one cell of a coarse 8x8 grid and 3x3 convolutions mix
+  neighbouring cells. The code enters twice: as constant input channels, and at the output, where the net
+  draws one map per dimension of the code vector and the code mixes them (a one-hot code picks its own).
+  The dynamics never sees frame t+1: whatever the past cannot tell must come through the code. Rolled out,
+  it feeds its own frames back in, as chapter 2's model feeds back its tokens.
+- The loss: the dynamics rolls `K` steps from true past frames with the codes the action encoder inferred
+  from the true frames; binary cross-entropy of each predicted frame (chapter 5's frame_loss), plus the
+  quantiser's term. A handful of codes carries only a few bits: the code can explain only what the past
+  cannot, the push of the unseen agent.
+
+`as_predictor(model)` plugs the model into the evaluation harness: it maps each true push to the code the
+model's `push_codes` table names (filled after training from labelled held-out clips, see
+worldmodels.latent_actions_training.attach_mapping), so labels are used only to measure, never to train.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .world_model import frame_loss, mlp
+
+# The hidden pushes of the chapter's videos, class index -> unit direction (dx, dy); y points down.
+PUSH_NAMES = ("no push", "→", "←", "↓", "↑")
+PUSH_DIRECTIONS = np.array([(0.0, 0.0), (1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)])
+
+
+@dataclass(frozen=True)
+class LatentActionConfig:
+    size: int = 32  # frames are size x size
+    past: int = 2  # frames the dynamics reads (2: the past holds the velocity; 1: it does not)
+    channels: int = 64  # channels of the dynamics' convolutions
+    layers: int = 4  # 3x3 convolutions of the dynamics
+    patch: int = 4  # side of the pixel blocks folded into channels
+    codes: int = 5  # how many latent actions (the codebook's size; with "fsq" the product of the levels)
+    code_dim: int = 5  # size of a code's vector, the dynamics' action input ("simplex": codes; "fsq": len(levels))
+    quantiser: str = "simplex"  # "vq": a learned codebook; "simplex": softmax(e) snapped to the nearest one-hot
+    # vector (code_dim = codes); "fsq": each number rounded to one of `levels` values
+    levels: tuple[int, ...] = ()  # "fsq" only: odd numbers of levels per dimension, e.g. (3, 3): 9 codes
+    action_hidden: int = 64  # hidden units of the action encoder's MLP
+    commitment: float = 0.25  # "vq": weight of the commitment term within the quantiser's loss
+    vq_weight: float = 10.0  # weight of the quantiser's term next to the frame loss (a frame's BCE summed over pixels)
+
+    def __post_init__(self):
+        for name in ("size", "past", "channels", "layers", "patch", "codes", "code_dim", "action_hidden"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.size % self.patch:
+            raise ValueError(f"size {self.size} must be a multiple of patch {self.patch}")
+        if self.layers < 2:
+            raise ValueError(f"layers must be >= 2 (an input and an output convolution), got {self.layers}")
+        if self.codes < 2:
+            raise ValueError(f"codes must be >= 2 (one code explains nothing), got {self.codes}")
+        if self.quantiser not in ("vq", "simplex", "fsq"):
+            raise ValueError(f"quantiser must be 'vq', 'simplex' or 'fsq', got {self.quantiser!r}")
+        if self.quantiser == "simplex" and self.code_dim != self.codes:
+            raise ValueError(f"the simplex quantiser needs code_dim = codes ({self.codes}), got {self.code_dim}")
+        if self.quantiser == "fsq":
+            levels = tuple(self.levels)
+            if not levels or any(isinstance(n, bool) or not isinstance(n, int) or n < 3 or n % 2 == 0 for n in levels):
+                raise ValueError(f"fsq needs levels: odd integers >= 3, e.g. (3, 3), got {self.levels!r}")
+            if self.codes != int(np.prod(levels)) or self.code_dim != len(levels):
+                raise ValueError(f"with levels {levels}, codes must be {int(np.prod(levels))} and code_dim {len(levels)}, "
+                                 f"got codes={self.codes}, code_dim={self.code_dim}")
+        for name in ("commitment", "vq_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+
+
+def quantise(e: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Vector quantisation with a straight-through gradient: e (..., d), codebook (K, d) ->
+    (q_st (..., d): the nearest code's vector forward, the identity backward; index (...,) of that code)."""
+    if e.shape[-1] != codebook.shape[-1]:
+        raise ValueError(f"e (..., {e.shape[-1]}) and codebook (K, {codebook.shape[-1]}) must share their last size")
+    index = torch.cdist(e.reshape(-1, e.shape[-1]), codebook).argmin(dim=-1).reshape(e.shape[:-1])
+    q = codebook[index]
+    return e + (q - e).detach(), index
+
+
+def fsq_grid(levels) -> torch.Tensor:
+    """Every code of finite scalar quantisation with these (odd) levels per dimension: (prod(levels), len(levels))
+    in [-1, 1], code i = the mixed-radix digits of i (the last dimension fastest)."""
+    axes = [torch.linspace(-1, 1, n) for n in levels]
+    return torch.cartesian_prod(*axes).reshape(-1, len(levels))
+
+
+def fsq_quantise(e: torch.Tensor, levels) -> tuple[torch.Tensor, torch.Tensor]:
+    """Finite scalar quantisation with a straight-through gradient: squash each number of e (..., d) into
+    (-1, 1) with tanh and round it to one of levels[i] evenly spaced values. Returns (q_st (..., d), code
+    index (...,), the index into fsq_grid(levels))."""
+    half = torch.tensor([(n - 1) / 2 for n in levels], dtype=e.dtype)
+    z = torch.tanh(e) * half
+    rounded = torch.round(z)
+    q_st = (z + (rounded - z).detach()) / half
+    digits = (rounded + half).long()
+    index = torch.zeros(e.shape[:-1], dtype=torch.long)
+    for i, n in enumerate(levels):
+        index = index * n + digits[..., i]
+    return q_st, index
+
+
+class LatentActionModel(nn.Module):
+    """Action encoder + codebook + a code-conditioned dynamics in pixel space.
+    Shapes: frames (B, T, H, W) in [0, 1]; codes (B, T') integers in [0, codes)."""
+
+    def __init__(self, config: LatentActionConfig = LatentActionConfig()):
+        super().__init__()
+        self.config = c = config
+        p2, cells = c.patch**2, (c.size // c.patch) ** 2
+        # where the ink is in each frame (its centre of mass, a fixed linear read-out of the pixels), then an MLP
+        # that compares those points across the frames
+        self.action_encoder = mlp([(c.past + 1) * 2, c.action_hidden, c.action_hidden, c.code_dim])  # centre + moves
+        self.register_buffer("grid", (torch.arange(c.size, dtype=torch.float32) + 0.5) / 4, persistent=False)
+        if c.quantiser == "vq":
+            self.codebook = nn.Parameter(torch.randn(c.codes, c.code_dim) * 0.1)
+        elif c.quantiser == "simplex":  # fixed: the corners of the simplex, one-hot vectors
+            self.register_buffer("codebook", torch.eye(c.codes))
+        else:  # fixed: the grid of rounded values
+            self.register_buffer("codebook", fsq_grid(c.levels))
+        layers = [nn.Conv2d(c.past * p2 + c.code_dim, c.channels, 3, padding=1), nn.ReLU()]
+        for _ in range(c.layers - 2):
+            layers += [nn.Conv2d(c.channels, c.channels, 3, padding=1), nn.ReLU()]
+        # one output map per dimension of the code vector, mixed by it: a one-hot code picks its own map
+        self.dynamics = nn.Sequential(*layers, nn.Conv2d(c.channels, c.code_dim * p2, 3, padding=1))
+        # push class (PUSH_DIRECTIONS) -> code; -1 until measured on labelled held-out clips
+        self.register_buffer("push_codes", torch.full((len(PUSH_DIRECTIONS),), -1, dtype=torch.long))
+
+    def _check(self, frames: torch.Tensor, least: int) -> None:
+        c = self.config
+        if frames.ndim != 4 or frames.shape[1] < least or frames.shape[2:] != (c.size, c.size):
+            raise ValueError(f"frames must have shape (B, T >= {least}, {c.size}, {c.size}), got {tuple(frames.shape)}")
+
+    def propose(self, frames: torch.Tensor) -> torch.Tensor:
+        """The action encoder's continuous proposals for the step into every frame after the first `past`:
+        frames (B, T > past, H, W) -> (B, T - past, code_dim); proposal i reads frames i .. i + past."""
+        p = self.config.past
+        self._check(frames, p + 1)
+        points = self.ink_centres(frames)  # (B, T, 2)
+        moves = 4 * (points[:, 1:] - points[:, :-1])  # (B, T - 1, 2): how far the ink moved between frames, px
+        windows = torch.cat([points[:, p - 1 : -1], moves.unfold(1, p, 1).flatten(2)], dim=2)
+        return self.action_encoder(windows)  # the centre at frame t and the `past` moves up to frame t+1
+
+    def ink_centres(self, frames: torch.Tensor) -> torch.Tensor:
+        """The centre of mass of each frame's ink, (x, y) in px / 4: frames (B, T, H, W) -> (B, T, 2)."""
+        weights = frames / frames.sum(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
+        x = (weights.sum(-2) * self.grid).sum(-1)
+        y = (weights.sum(-1) * self.grid).sum(-1)
+        return torch.stack([x, y], dim=-1)
+
+    @torch.no_grad()
+    def infer_codes(self, frames: torch.Tensor) -> torch.Tensor:
+        """The discovered action of every step: frames (B, T, H, W) -> codes (B, T - past); code i explains
+        the step from frame i + past - 1 to frame i + past."""
+        return self.quantise(self.propose(frames))[1]
+
+    def quantise(self, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's quantiser: proposals e (..., code_dim) -> (q_st (..., code_dim), code index (...,))."""
+        if self.config.quantiser == "fsq":
+            return fsq_quantise(e, self.config.levels)
+        if self.config.quantiser == "simplex":
+            return quantise(torch.softmax(e, dim=-1), self.codebook)
+        return quantise(e, self.codebook)
+
+    def code_vectors(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes (...) integers in [0, codes) -> their vectors (..., code_dim), the dynamics' action input."""
+        codes = torch.as_tensor(codes, dtype=torch.long)
+        if codes.numel() and (codes.min() < 0 or codes.max() >= self.config.codes):
+            raise ValueError(f"codes must be in 0..{self.config.codes - 1}, got {codes.min().item()}..{codes.max().item()}")
+        return self.codebook[codes]
+
+    def step_logits(self, past: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """One step: the last `past` frames (B, past, H, W) and a code vector (B, code_dim) -> logits of the next frame (B, H, W)."""
+        cells = F.pixel_unshuffle(past, self.config.patch)  # (B, past p^2, H/p, W/p)
+        code = action[:, :, None, None].expand(-1, -1, *cells.shape[2:])
+        maps = self.dynamics(torch.cat([cells, code], dim=1))  # (B, code_dim p^2, H/p, W/p)
+        mixed = torch.einsum("bkchw,bk->bchw", maps.unflatten(1, (self.config.code_dim, -1)), action)
+        return F.pixel_shuffle(mixed, self.config.patch)[:, 0]
+
+    def rollout_logits(self, past: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Roll the dynamics open loop, feeding back its own frames: past frames (B, past, H, W), code vectors
+        (B, K, code_dim) -> logits (B, K, H, W)."""
+        out = []
+        for k in range(actions.shape[1]):
+            logits = self.step_logits(past, actions[:, k])
+            out.append(logits)
+            past = torch.cat([past[:, 1:], torch.sigmoid(logits)[:, None]], dim=1)
+        return torch.stack(out, dim=1)
+
+    @torch.no_grad()
+    def play(self, context: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Press buttons: context frames (B, C >= past, H, W) and codes (B, K) -> imagined frames (B, K, H, W)."""
+        context = torch.as_tensor(context, dtype=torch.float32)
+        self._check(context, self.config.past)
+        codes = torch.as_tensor(codes, dtype=torch.long)
+        if codes.ndim != 2 or codes.shape[0] != context.shape[0]:
+            raise ValueError(f"codes must have shape (B={context.shape[0]}, K), got {tuple(codes.shape)}")
+        return torch.sigmoid(self.rollout_logits(context[:, -self.config.past :], self.code_vectors(codes)))
+
+
+# ------------------------------------------------------------------------------------------------ the loss
+
+
+def latent_action_loss(model: LatentActionModel, frames: torch.Tensor) -> torch.Tensor:
+    """Frame loss of a K-step rollout driven by the inferred codes + the VQ loss, on windows
+    frames (B, past + K, H, W): no labels anywhere. In training mode a code that no proposal of the batch
+    chose is moved onto the proposal the codes fit worst (a dead code restarted, so every code stays in play)."""
+    p = model.config.past
+    model._check(frames, p + 1)
+    e = model.propose(frames)  # (B, K, code_dim): the steps into frames past .. past + K - 1
+    q_st, index = model.quantise(e)
+    vq = e.new_zeros(())
+    if model.config.quantiser == "simplex":  # keep every code in play: the batch's mean choice should spread
+        usage = torch.softmax(e, dim=-1).flatten(0, -2).mean(0)
+        vq = math.log(model.config.codes) + (usage * usage.clamp_min(1e-8).log()).sum()
+    if model.config.quantiser == "vq":
+        q = model.codebook[index]
+        vq = F.mse_loss(q, e.detach()) + model.config.commitment * F.mse_loss(e, q.detach())
+        if model.training:
+            restart_dead_codes(model.codebook, e.detach(), index)
+    logits = model.rollout_logits(frames[:, :p], q_st)
+    return frame_loss(logits, frames[:, p:]) + model.config.vq_weight * vq
+
+
+@torch.no_grad()
+def restart_dead_codes(codebook: torch.Tensor, e: torch.Tensor, index: torch.Tensor) -> int:
+    """Move every code that no proposal chose onto the proposals the codes fit worst (in place); returns
+    how many were moved. Without it a code that starts far from the data may never be chosen again."""
+    flat, chosen = e.reshape(-1, e.shape[-1]), index.reshape(-1)
+    dead = [k for k in range(codebook.shape[0]) if not (chosen == k).any()]
+    if dead:
+        misfit = (flat - codebook[chosen]).pow(2).sum(-1)
+        worst = misfit.argsort(descending=True)[: len(dead)]
+        codebook.data[dead] = flat[worst]
+    return len(dead)
+
+
+# ------------------------------------------------------------------------------- pushes and the harness
+
+
+def push_classes(actions, min_size: float = 1e-6) -> np.ndarray:
+    """The class (index into PUSH_DIRECTIONS) of each push (..., 2): 0 for no push, else the nearest direction."""
+    a = np.asarray(actions, dtype=np.float64)
+    if a.ndim < 1 or a.shape[-1] != 2:
+        raise ValueError(f"actions must have shape (..., 2), got {a.shape}")
+    nearest = (a @ PUSH_DIRECTIONS[1:].T).argmax(-1) + 1
+    return np.where(np.linalg.norm(a, axis=-1) > min_size, nearest, 0)
+
+
+def as_predictor(model: LatentActionModel):
+    """Wrap a model as an evaluation-harness predictor (worldmodels.evaluation):
+    predictor(context (B, C, H, W), actions (B, C + K, 2) or None, horizon K) -> frames (B, K, H, W).
+    Each true push of frames C-1 .. C+K-2 is mapped to its class and on to the code `model.push_codes`
+    names (no pushes: the no-push code); the model never sees the push itself."""
+    if int(model.push_codes.min()) < 0:
+        raise ValueError("the model's push_codes are not measured yet: run latent_actions_training.attach_mapping")
+
+    def predict(context, actions, horizon: int) -> np.ndarray:
+        model.eval()
+        context = torch.as_tensor(np.asarray(context), dtype=torch.float32)
+        b, c = context.shape[:2]
+        if actions is None:
+            classes = np.zeros((b, horizon), dtype=np.int64)
+        else:
+            actions = np.asarray(actions, dtype=np.float64)
+            if actions.shape[:2] != (b, c + horizon):
+                raise ValueError(f"actions must have shape (B, C + K, 2) = {(b, c + horizon, 2)}, got {actions.shape}")
+            classes = push_classes(actions[:, c - 1 : c - 1 + horizon])
+        codes = model.push_codes[torch.as_tensor(classes)]
+        return model.play(context, codes).numpy()
+
+    return predict
