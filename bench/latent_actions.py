@@ -46,7 +46,8 @@ STUDIES = {
     "10 codes": ({"codes": 10, "code_dim": 10}, {}),
     "small pushes (0.3 px/frame)": ({}, {"push_size": 0.3}),
     "rare ↑ push (1 % of frames)": ({}, {"push_probs": (0.1, 0.1, 0.1, 0.01)}),
-    "no past (1 frame)": ({"past": 1}, {}),
+    "no glide": ({"glide": False}, {}),
+    "no past (1 frame)": ({"past": 1, "glide": False}, {}),
 }
 
 

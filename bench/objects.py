@@ -2,12 +2,21 @@
 
     python bench/objects.py            # train, evaluate, print one JSON object as the last line
     python bench/objects.py --save     # ... and store it as the reference run object_model.{pt,json}
+                                       #     (with its reproduction prefix, a shorter run of the same recipe)
+    python bench/objects.py --save --keep-unstructured   # ... reusing the record's unstructured model
 
 Setting: THREE_BALLS (3 balls, 32x32, radius 3 px, 2-3 px/frame), 10 context frames, 20 imagined, test
 split. Errors are the harness's matched centroid error (worldmodels.evaluation: each predicted frame is
 decoded to N centroids and paired with the N true balls by the one-to-one pairing of least mean distance).
 The unstructured model is chapter 5's architecture trained on the same three-ball pool for the same
 wall-clock time as the object model (--unstructured-seconds overrides it).
+
+error_by_case: the model and the no-collision oracle on test videos sorted by what happens in the 10 frames
+after the context (objects.case_splits: no_collision, near_miss, grazing, head_on; 128 each), per k.
+more_balls: the same weights on 2 to 7 balls (6 and 7 through objects.crowded_world: WorldConfig's
+placement rule refuses more than 5 balls of this size; the harness pairs at most 7 balls).
+reproduction: the recipe stretched to REPRODUCTION_STEPS (registry.stretch), trained and measured like the
+full run: what tests/test_objects.py retrains.
 """
 
 from __future__ import annotations
@@ -24,8 +33,9 @@ import torch
 from worldmodels import registry
 from worldmodels.data import CANONICAL, THREE_BALLS, make_split
 from worldmodels.evaluation import COPY_LAST, ORACLE, evaluate
-from worldmodels.objects import ObjectModelConfig, as_predictor
-from worldmodels.objects_training import OBJECT_RECIPE, record_configs, stages, train_object_model
+from worldmodels.objects import CASES, ObjectModelConfig, as_predictor, case_splits, crowded_world
+from worldmodels.objects_training import OBJECT_RECIPE, record_configs, stages, train_from_config, train_object_model
+from worldmodels.reference_run import recorded_errors
 from worldmodels.physics_checks import collision_metrics
 from worldmodels.repro import seed_everything
 from worldmodels.training import n_parameters
@@ -35,6 +45,9 @@ from worldmodels.world_model_training import CHAPTER_OPTIM, TrainingRecipe, trai
 KS = (1, 5, 10, 20)
 CONTEXT, HORIZON = 10, 20
 EVALUATION = {"split": "test", "n_sequences": 256, "seed": 0, "context": CONTEXT, "horizon": HORIZON}
+CASE_KS, CASE_FUTURE, CASE_N = (1, 5, 10), 10, 128  # error_by_case: k, frames after the context, videos per case
+MORE_BALLS = (2, 4, 5, 6, 7)
+REPRODUCTION_STEPS = 500  # the reproduction prefix: a third of the recorded run's 1500 steps
 
 
 def per_k(report) -> dict:
@@ -65,13 +78,23 @@ def measure(model, unstructured=None) -> dict:
     out["laws"] = {"model": {k: round(float(v), 4) for k, v in vars(laws).items()},
                    "truth": {k: round(float(v), 4) for k, v in vars(truth).items()}}
 
+    cases = case_splits(THREE_BALLS, CASE_N, CONTEXT, CASE_FUTURE, seed=seed)
+    by_case = {}
+    for name in CASES:
+        rep = evaluate({"objects": predictor}, cases[name], CONTEXT, CASE_FUTURE)
+        by_case[name] = {"n_sequences": len(cases[name]),
+                         "model": {str(k): round(rep["objects"].at(k)["error_px"], 4) for k in CASE_KS},
+                         "oracle": {str(k): round(rep[ORACLE].at(k)["error_px"], 4) for k in CASE_KS}}
+    out["error_by_case"] = by_case
+
     more = {}
-    for balls in (2, 4, 5):
-        split = make_split("test", n, CONTEXT + HORIZON, dataclasses.replace(THREE_BALLS, n_balls=balls), seed=seed)
+    for balls in MORE_BALLS:
+        split = make_split("test", n, CONTEXT + HORIZON, crowded_world(balls, THREE_BALLS), seed=seed)
         rep = evaluate({"objects": predictor}, split, CONTEXT, HORIZON)
         more[str(balls)] = {"error_px_k10": round(rep["objects"].at(10)["error_px"], 4),
                             "ratio_to_3_balls": round(rep["objects"].at(10)["error_px"] / base, 3),
-                            "oracle_error_px_k10": round(rep[ORACLE].at(10)["error_px"], 4)}
+                            "oracle_error_px_k10": round(rep[ORACLE].at(10)["error_px"], 4),
+                            "copy_last_error_px_k10": round(rep[COPY_LAST].at(10)["error_px"], 4)}
     out["more_balls"] = more
     ood = {}
     for name in ("slower", "faster", "smaller_radius"):  # three balls of radius 4.5 px do not fit the box
@@ -99,10 +122,28 @@ def train_unstructured(seconds: float, seed: int):
     return model, history, steps
 
 
+def reproduction(configs: dict) -> dict:
+    """The reproduction prefix: the run's recipe stretched to REPRODUCTION_STEPS steps, trained on one thread
+    as tests/test_objects.py retrains it, and its errors measured as the record's (recorded_errors)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        record = {**configs, "evaluation": EVALUATION, "metrics": {"model_error_px": {str(k): 0.0 for k in KS}}}
+        model, history = train_from_config(configs, steps=REPRODUCTION_STEPS, progress=False)
+        errors = recorded_errors(as_predictor(model), record, THREE_BALLS)
+    finally:
+        torch.set_num_threads(threads)
+    return {"steps": REPRODUCTION_STEPS, "train_seconds": round(history.seconds, 1), "torch_threads": 1,
+            "model_error_px": {k: round(v, 4) for k, v in errors.items()}}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", action="store_true", help="store the run as the reference checkpoint + JSON record")
     parser.add_argument("--steps", type=int, default=None, help="override the number of training steps (testing only)")
+    parser.add_argument("--reproduction", action="store_true", help="also train and measure the reproduction prefix")
+    parser.add_argument("--keep-unstructured", action="store_true",
+                        help="reuse the unstructured model's entries of the current record instead of retraining it")
     parser.add_argument("--unstructured-seconds", type=float, default=None, help="wall-clock budget of the unstructured model")
     args = parser.parse_args(argv)
     seed = 0
@@ -120,12 +161,20 @@ def main(argv=None) -> dict:
     if args.save:  # measure the stored (float16) weights, which the chapter loads
         registry.save("object_model", model, registry.get("object_model").reference)
         model = registry.load("object_model")
-    budget = history.seconds if args.unstructured_seconds is None else args.unstructured_seconds
-    unstructured, u_history, u_steps = train_unstructured(budget, seed)
-    out["unstructured"] = {"train_seconds": round(u_history.seconds, 1), "steps": u_steps, "params": n_parameters(unstructured)}
-    out.update(measure(model, unstructured))
+    if args.keep_unstructured:  # chapter 5's model on the same pool: its record does not depend on the object model
+        kept = registry.load_record("object_model")["metrics"]
+        out.update(measure(model))
+        out["unstructured"], out["unstructured_error_px"] = kept["unstructured"], kept["unstructured_error_px"]
+    else:
+        budget = history.seconds if args.unstructured_seconds is None else args.unstructured_seconds
+        unstructured, u_history, u_steps = train_unstructured(budget, seed)
+        out["unstructured"] = {"train_seconds": round(u_history.seconds, 1), "steps": u_steps, "params": n_parameters(unstructured)}
+        out.update(measure(model, unstructured))
+    configs = record_configs(model_config, recipe, world)
+    if args.save or args.reproduction:
+        out["reproduction"] = reproduction(configs)
     if args.save:
-        record = registry.run_record("object_model", record_configs(model_config, recipe, world), seed=seed, params=out["params"], evaluation=EVALUATION,
+        record = registry.run_record("object_model", configs, seed=seed, params=out["params"], evaluation=EVALUATION,
                                      metrics=out)
         registry.save_record(record, registry.get("object_model").reference.with_suffix(".json"))
     print(json.dumps(out))

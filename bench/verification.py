@@ -12,8 +12,11 @@ frames; detectors train on the "val" split and are tested on the "test" split) i
 - the keyed watermark on the generators' clips: TPR at a 1 % false-positive rate, per post-processing,
   the false-positive rate measured on unmarked clips and with a wrong key, and the PSNR it costs.
 
+- the context-aware detector (detection.context_score: the clip read together with its start frames) against
+  lawful clips of the wrong world (testbed.wrong_world_clips), next to the clip-only physics score;
+
 Prints one JSON object as its last line with the keys physics_auc, learned_auc_matrix, arms_race,
-post_processing, watermark.
+context_auc, post_processing, watermark.
 """
 
 from __future__ import annotations
@@ -68,6 +71,18 @@ def main() -> dict:
     out["physics_auc"]["diffusion (ch9), same prompt"] = {"auc": round(stats.auc(s_real, s_fake), 4),
                                                           "ci95": [round(lo, 4), round(hi, 4)], "clip_frames": 16}
     out["arms_race"] = {n: physics[n] for n in generators if n not in learned}
+
+    # Lawful clips of the wrong world (another speed, a larger ball, played backwards, frozen, the naive oracle):
+    # the clip-only physics score against the context-aware score, which reads the start frames too.
+    context = videos["test"].frames[:, : cfg.context]
+    s_real_ctx = det.context_score(context, real["test"])
+    context_auc = {}
+    for name, clips in tb.wrong_world_clips(videos["test"], cfg).items():
+        s_ctx, s_phys = det.context_score(context, clips), det.physics_score(clips)
+        lo, hi = stats.bootstrap_auc(s_real_ctx, s_ctx)
+        context_auc[name] = {"auc": round(stats.auc(s_real_ctx, s_ctx), 4), "ci95": [round(lo, 4), round(hi, 4)],
+                             "clip_only_auc": round(stats.auc(physics_real, s_phys), 4)}
+    out["context_auc"] = context_auc
 
     detectors, matrix = {}, {}
     for name in LEARNED_ON:

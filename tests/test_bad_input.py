@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import worldmodels
-from worldmodels import (animation, centroid, detection, evaluation, geometry, imagined_experience, laws, next_frame,
+from worldmodels import (animation, centroid, detection, dreamer, evaluation, jepa, latent_actions, geometry, imagined_experience, laws, next_frame,
                          next_frame_training, objects, oracle, physics_checks, planning, plotting, testbed,
                          video_autoencoder, video_generation, watermark, world_model)
 from worldmodels.data import CANONICAL, make_split
@@ -28,9 +28,14 @@ from worldmodels.validation import check_frames, check_horizon, check_points
 
 VIDEOS = make_split("test", 2, 30, CANONICAL, seed=0)  # one ball, 32 x 32, 2 sequences of 30 frames
 SMALL_WORLD_MODEL = world_model.WorldModel(world_model.WorldModelConfig(enc_hidden=16, dyn_hidden=16, dec_hidden=16))
-OBJECT_MODEL = objects.ObjectModel(objects.ObjectModelConfig(hidden=8, vel_hidden=8))
+OBJECT_MODEL = objects.ObjectModel(objects.ObjectModelConfig(hidden=8))
 CONV = next_frame.ConvPredictor(next_frame.PredictorConfig(channels=8, n_layers=2))
 AUTOENCODER = video_autoencoder.VideoAutoencoder(video_autoencoder.VideoAutoencoderConfig(hidden=8))
+DREAMER = dreamer.ActorCritic(dreamer.ActorCriticConfig(hidden=8, world_model=dataclasses.asdict(
+    world_model.WorldModelConfig(enc_hidden=16, dyn_hidden=16, dec_hidden=16))))
+JEPA_MODEL = jepa.JEPA(jepa.JEPAConfig(enc_hidden=16, pred_hidden=16, embed=8))
+LATENT_ACTIONS = latent_actions.LatentActionModel(latent_actions.LatentActionConfig(channels=8, layers=2, action_hidden=8))
+LATENT_ACTIONS.push_codes.zero_()  # every push played as code 0 (a measured mapping is not needed to check input)
 DETECTOR = detection.ClipClassifier(detection.DetectorConfig(length=20, channels=4))
 
 
@@ -78,6 +83,14 @@ CASES: dict[str, Case] = {
     "laws.clip_violations": Case(lambda f, h: laws.clip_violations(f)),
     "laws.law_pass_curve": Case(lambda f, h: laws.law_pass_curve(f)),
     "detection.physics_score": Case(lambda f, h: detection.physics_score(f)),
+    "jepa.surprise": Case(lambda f, h: jepa.surprise(JEPA_MODEL, f)),
+    "jepa.pixel_surprise": Case(lambda f, h: jepa.pixel_surprise(SMALL_WORLD_MODEL, f)),
+    "latent_actions.LatentActionModel.propose": Case(lambda f, h: LATENT_ACTIONS.propose(torch.as_tensor(f))),
+    "latent_actions.LatentActionModel.infer_codes": Case(lambda f, h: LATENT_ACTIONS.infer_codes(torch.as_tensor(f))),
+    "latent_actions.LatentActionModel.play": Case(lambda f, h: LATENT_ACTIONS.play(f[:, :4], torch.zeros(len(f), 3))),
+    "latent_actions.as_predictor": Case(lambda f, h: latent_actions.as_predictor(LATENT_ACTIONS)(f[:, :4], None, h),
+                                        horizon=True),
+    "dreamer.policy_pushes": Case(lambda f, h: dreamer.policy_pushes(DREAMER, f[:, :4], [[5.0, 5.0]] * len(f), 3)),
     "detection.context_terms": Case(lambda f, h: detection.context_terms(f[:, :10], f[:, 10:30])),
     "detection.context_score": Case(lambda f, h: detection.context_score(f[:, :10], f[:, 10:30])),
     "detection.detector_scores": Case(lambda f, h: detection.detector_scores(DETECTOR, f[:, :20])),
@@ -191,8 +204,7 @@ def test_good_input_passes(name):
 FRAME_PARAMS = {"frames", "context", "clips", "clip", "videos", "video", "pred_frames", "true_frames", "marked",
                 "original", "real", "generated", "horizon", "targets"}
 OWNER = "validated by its owner"
-OWNED_MODULES = ("training", "registry", "train", "scaling", "jepa", "dreamer", "latent_actions", "violations",
-                 "model_free")
+OWNED_MODULES = ("training", "registry", "train", "scaling")
 TRAINING = ("runs every training step on batches the recipe made from validated data; frames are checked where "
             "they enter (predict, as_predictor, fit)")
 EXEMPT = {
@@ -219,6 +231,33 @@ EXEMPT = {
     "transformer.GPT.forward": "`targets` are token ids",
     "planning.objective": "`targets` are the planner's goals, points or embeddings (chapter 11); run_mpc checks the task's",
     "world_model_training.window_batches": "draws windows from the simulator's pool inside the training loop",
+    "dreamer.ActorCritic.features": "takes latent states and goals inside imagination (policy_pushes checks frames)",
+    "dreamer.ActorCritic.act": "takes latent states and goals inside imagination (policy_pushes checks frames)",
+    "dreamer.ActorCritic.value_of": "takes latent states and goals inside imagination (policy_pushes checks frames)",
+    "planning.region_of": "swept by test_bad_targets_are_refused",
+    "jepa.goal_embeddings": "swept by test_bad_targets_are_refused",
+    "jepa.fit_position_readout": "takes the simulator's BallVideos (make_split), with true positions",
+    "jepa.JEPA.encode": TRAINING,
+    "laws.read_tracks": "frames checked by check_frames; swept with multi-ball clips in tests/test_track_generation.py",
+    "laws.multiball_violations": "frames checked by check_frames; swept with multi-ball clips in "
+                                 "tests/test_track_generation.py (0-255 frames, tracks of the wrong length)",
+    "track_generation.real_source": "takes the simulator's MultiBallClips, with true tracks",
+    "track_generation.roundtrip_source": "takes the simulator's MultiBallClips, with true tracks",
+    "track_generation.object_model_source": "takes the simulator's MultiBallClips; the object model checks its frames",
+    "latent_actions.LatentActionModel.ink_centres": "called by propose (checked) and inside training",
+    "latent_actions.latent_action_loss": TRAINING,
+    "latent_actions_training.transition_labels": "takes the simulator's BallVideos (make_split), with true pushes",
+    "latent_actions_training.wall_bounces": "takes the simulator's BallVideos (make_split), with true pushes",
+    "latent_actions_training.read_codes": "takes the simulator's BallVideos; infer_codes checks their frames",
+    "latent_actions_training.attach_mapping": "takes the simulator's BallVideos; infer_codes checks their frames",
+    "latent_actions_training.controllability": "takes the simulator's BallVideos; play checks their frames",
+    "jepa.JEPA.encode_target": TRAINING,
+    "jepa.prediction_loss": TRAINING,
+    "dreamer.imagine": TRAINING,
+    "dreamer.actor_critic_loss": TRAINING,
+    "dreamer_training.latent_starts": TRAINING,
+    "dreamer_training.episode_states": "takes the simulator's episodes (run_policy's), not frames",
+    "model_free.GaussianPolicy.mean": "takes the simulator's states (p, v) and goals inside training, not frames",
 }
 
 
@@ -305,7 +344,9 @@ BAD_TARGETS = {"NaN": ([[np.nan, 5.0], [5.0, 5.0]], "finite"), "outside the box"
 @pytest.mark.parametrize("call", [
     lambda s: planning.run_mpc(TASK, s, planning.simulator_model(TASK.world), config=TINY_PLANNER),
     lambda s: imagined_experience.policy_return(imagined_experience.CANDIDATE_POLICIES[1], TASK, s),
-], ids=["run_mpc", "policy_return"])
+    lambda s: planning.region_of(s.targets, TASK.world.size),
+    lambda s: jepa.goal_embeddings(JEPA_MODEL, s.targets, TASK.world),
+], ids=["run_mpc", "policy_return", "region_of", "goal_embeddings"])
 def test_bad_targets_are_refused(call, bad):
     targets, message = BAD_TARGETS[bad]
     with pytest.raises(ValueError, match=message):
@@ -331,3 +372,16 @@ def test_an_all_black_context_gets_no_ball_drawn_into_it():
     for call in (lambda: OBJECT_MODEL.predict(black, 3), lambda: objects.count_balls(black, OBJECT_MODEL)):
         with pytest.raises(ValueError, match="shows no ball"):
             call()
+
+
+def test_planning_regions_and_fine_tune_arguments_are_checked():
+    from worldmodels import world_model_training
+    from worldmodels.physics import WorldConfig
+
+    with pytest.raises(ValueError, match="region must be"):
+        planning.make_starts(TASK, 2, seed=0, region="edge")
+    with pytest.raises(ValueError, match="one ball"):
+        world_model_training.planning_pool(WorldConfig(n_balls=2), world_model_training.PLANNING_RECIPE)
+    with pytest.raises(ValueError, match="must equal the model's size"):
+        world_model_training.finetune_for_planning(SMALL_WORLD_MODEL, world_model_training.PLANNING_RECIPE,
+                                                   WorldConfig(size=48))

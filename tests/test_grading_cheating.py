@@ -219,7 +219,7 @@ def test_every_answer_of_the_course_is_refused(tmp_path):
         path.write_text(path.read_text().replace("ANSWERS = {", "ANSWERS = {} and {"))
     open_results = {r.exercise: r for r in grade_student(tmp_path / "student", "student", expected, FAST, tests)}
     earned = {ex for ex, r in open_results.items() if r.points > 0}
-    assert {"ex1.2", "ex2.1", "ex4.1", "ex4.3", "ex5.1", "ex5.2"} <= earned, open_results
+    assert {"ex1.2", "ex2.1", "ex4.1", "ex5.1", "ex5.2"} <= earned, open_results
 
 
 def test_grading_without_a_sandbox_says_so_loudly(tmp_path, capsys):
@@ -260,14 +260,17 @@ _remote_spec.loader.exec_module(remote_cheating)
 HIDDEN_MARKER = "hidden_case_marker_4242"
 HIDDEN_CH04 = f'''import numpy as np
 
+from worldmodels.centroid import centroids
+from worldmodels.data import CANONICAL
 from worldmodels.grading import exercise_test
+from worldmodels.render import render
 
 
 @exercise_test("ex4.2", points=1, hint="{HIDDEN_MARKER}")
 def {HIDDEN_MARKER}(ns):
-    frame = np.zeros((5, 5))
-    frame[4, 4] = 2.0  # "{HIDDEN_MARKER}": the last pixel's centre (4.5, 4.5)
-    assert np.allclose(ns["ball_position"](frame), [4.5, 4.5]), "{HIDDEN_MARKER}"
+    window = render(np.array([[[10.0, 10.0]], [[11.0, 10.0]]]), CANONICAL.radius, CANONICAL.size)[None]
+    moved = centroids(np.asarray(ns["constant_velocity_step"](window)))[0, 0]  # "{HIDDEN_MARKER}": at (12, 10)
+    assert np.allclose(moved, [12.0, 10.0], atol=0.05), "{HIDDEN_MARKER}"
 '''
 
 

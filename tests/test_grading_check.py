@@ -67,15 +67,15 @@ def test_check_names_the_learners_exception_without_a_traceback(capsys):
     def stub(*args):
         raise NotImplementedError("ex1.3: replace this line with your solution")
 
-    check("ex1.3", ns={"centroid": stub})
+    check("ex1.3", ns={"ink_radius": stub})
     out = capsys.readouterr().out
-    assert "ERROR  centroid_of_one_pixel (0/1): NotImplementedError: ex1.3: replace this line" in out
+    assert "ERROR  radius_of_one_pixel (0/1): NotImplementedError: ex1.3: replace this line" in out
     assert "0/4 points" in out and "Traceback" not in out
 
 
 def test_check_explains_a_missing_function(capsys):
     check("ex1.3", ns={"np": np})
-    assert "the notebook does not define `centroid`" in capsys.readouterr().out
+    assert "the notebook does not define `ink_radius`" in capsys.readouterr().out
 
 
 def test_check_survives_sys_exit_and_times_out_loops(capsys):
@@ -91,7 +91,7 @@ def test_check_survives_sys_exit_and_times_out_loops(capsys):
 
     check("ex1.2", ns={"kinetic_energy": exits})
     assert "ERROR" in capsys.readouterr().out
-    check("ex1.3", ns={"centroid": loops}, timeout=0.2)
+    check("ex1.3", ns={"ink_radius": loops}, timeout=0.2)
     out = capsys.readouterr().out
     assert "TIMEOUT" in out and "took longer than 0.2 s" in out and "0/4 points" in out
 
@@ -169,7 +169,7 @@ def test_check_has_the_graders_time_limit_for_the_whole_exercise(capsys):
         time.sleep(0.25)
         raise ValueError("slow")
 
-    check("ex1.3", ns={"centroid": slow}, timeout=0.4)  # 4 tests of 0.25 s each: 0.4 s for all of them
+    check("ex1.3", ns={"ink_radius": slow}, timeout=0.4)  # 4 tests of 0.25 s each: 0.4 s for all of them
     out = capsys.readouterr().out
     assert "TIMEOUT" in out and "ran past 0.4 s in all (the grader's limit)" in out
 

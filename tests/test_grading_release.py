@@ -30,7 +30,7 @@ def reflect_hidden_case(ns):
 def _tests_with_a_hidden_one(tmp_path: Path) -> Path:
     tests = tmp_path / "tests"
     shutil.copytree(ROOT / "tests" / "exercises", tests)
-    (tests / "hidden").mkdir()
+    (tests / "hidden").mkdir(exist_ok=True)
     (tests / "hidden" / "ch01.py").write_text(HIDDEN)
     return tests
 

@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -7,8 +8,10 @@ import torch
 
 from worldmodels import registry
 from worldmodels.data import CANONICAL
-from worldmodels.jepa import (JEPA, JEPAConfig, effective_rank, embedding_scale, goal_embeddings, jepa_loss,
-                              planning_model, prediction_loss, spread, surprise, variance_covariance)
+from worldmodels.data import make_split
+from worldmodels.jepa import (JEPA, JEPAConfig, PositionReadout, effective_rank, embedding_scale, fit_position_readout,
+                              goal_embeddings, jepa_loss, planning_model, prediction_loss, quadratic_features, spread,
+                              surprise, variance_covariance)
 from worldmodels.jepa_training import JEPARecipe, presets, stages, train_from_config
 from worldmodels.planning import PlannerConfig, ReachTask, make_starts, run_mpc
 from worldmodels.training import n_parameters
@@ -120,6 +123,49 @@ def test_surprise_is_zero_when_the_prediction_is_exact():
     np.testing.assert_allclose(s, 0, atol=1e-10)
     with pytest.raises(ValueError):
         surprise(model, still[:, :2])
+    two = surprise(model, still, steps=2)  # two steps ahead: one value fewer, still exact
+    assert two.shape == (3, 3)
+    np.testing.assert_allclose(two, 0, atol=1e-10)
+    with pytest.raises(ValueError, match="steps"):
+        surprise(model, still, steps=0)
+    with pytest.raises(ValueError):
+        surprise(model, still[:, :3], steps=2)
+
+
+def test_surprise_steps_ahead_rolls_the_predictor():
+    model = JEPA(dataclasses.replace(TINY, frames=2, history=1)).eval()
+    frames, actions = batch(2, 6)
+    with torch.no_grad():
+        s = model.encode_target(frames)
+        # frame 4 imagined two steps from frame 2's embedding, with the pushes of frames 2 and 3
+        want = (model.imagine(s[:, 2:3], actions[:, 2:4])[:, -1] - s[:, 4]).square().sum(-1)
+    got = surprise(model, frames.numpy(), actions.numpy(), steps=2)
+    assert got.shape == (2, 3)  # frames 3 .. 5
+    np.testing.assert_allclose(got[:, 1], want.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(surprise(model, frames.numpy(), actions.numpy(), steps=1)[:, 0],
+                               (model.step(s[:, 1:2], actions[:, 1]) - s[:, 2]).square().sum(-1).detach().numpy(), rtol=1e-5)
+
+
+def test_position_readout_reads_positions_and_drives_the_planner():
+    z = np.random.default_rng(0).standard_normal((5, 3))
+    q = quadratic_features(z)
+    assert q.shape == (5, 3 + 6)
+    np.testing.assert_allclose(q[:, 3], z[:, 0] ** 2)
+    np.testing.assert_allclose(q[:, 4], z[:, 0] * z[:, 1])
+    model = JEPA(dataclasses.replace(TINY, frames=2, history=1)).eval()
+    videos = make_split("val", 8, 6, CANONICAL, with_actions=True, seed=0)
+    readout = fit_position_readout(model, videos)
+    assert isinstance(readout, PositionReadout) and readout(np.zeros((2, 3, 4))).shape == (2, 3, 2)
+    with pytest.raises(ValueError, match="videos"):
+        fit_position_readout(model, videos.frames)
+    task = dataclasses.replace(ReachTask(), steps=2)
+    starts = make_starts(task, 3, seed=0)
+    predict = planning_model(model, readout=readout)
+    assert predict(starts.observation, np.zeros((3, 5, 2, 2))).shape == (3, 5, 2)
+    eps = run_mpc(task, starts, predict, "cem", PlannerConfig(population=8, iterations=1, elites=2))
+    assert eps.distance.shape == (3,)
+    with pytest.raises(ValueError, match="readout"):
+        planning_model(model, readout="linear")
 
 
 def test_planning_in_embedding_space_runs_with_run_mpc():
@@ -171,6 +217,29 @@ def test_reference_run_reproduces():
     got = bench.jepa_probe(model, val, test)
     assert got["encoded"] == pytest.approx(want["probe_r2_encoded"], abs=0.01)
     assert got["imagined"]["10"] == pytest.approx(want["probe_r2_imagined_k10"], abs=0.03)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="slow: set WM_SLOW=1")
+def test_recorded_collapse_run_reproduces():
+    """Chapter 11 loads the collapse run (preset `collapse`, 150 steps) from jepa_collapse.pt: retrain it on one
+    thread and check that it follows the recorded loss curve and collapses as far (a few seconds of training)."""
+    from worldmodels.data import make_split
+
+    torch.set_num_threads(1)
+    path = registry.CHECKPOINT_DIR / "jepa_collapse.pt"
+    record = registry.load_record("jepa", path)
+    assert {k: record[k] for k in ("model_config", "recipe", "world")} == json.loads(json.dumps(presets()["collapse"]))
+    model, history = train_from_config(presets()["collapse"], progress=False)
+    recorded = np.array(record["metrics"]["train_loss"])
+    assert len(history.train_loss) == len(recorded) == 150
+    np.testing.assert_allclose(history.train_loss[:20], recorded[:20], rtol=0.05)
+    assert np.mean(history.train_loss[-20:]) < 1e-3 and np.mean(recorded[-20:]) < 1e-3
+    test = make_split("test", 16, 30, CANONICAL, with_actions=False, seed=0)
+    with torch.no_grad():
+        spreads = [spread(m.encode_target(torch.from_numpy(test.frames)).flatten(0, 1).numpy()).mean()
+                   for m in (model, registry.load("jepa", path))]
+    assert max(spreads) < 0.01 and spreads[0] == pytest.approx(spreads[1], rel=0.5)
 
 
 def test_an_encoder_of_two_frames_reads_each_frame_with_the_one_before():

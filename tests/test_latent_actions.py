@@ -9,7 +9,7 @@ import torch
 from worldmodels import registry
 from worldmodels.latent_actions import (PUSH_DIRECTIONS, LatentActionConfig, LatentActionModel, as_predictor,
                                         latent_action_loss, push_classes, quantise, restart_dead_codes,
-                                        fsq_grid, fsq_quantise)
+                                        count_choices, restart_dead_choices, fsq_grid, fsq_quantise)
 from worldmodels.latent_actions_training import (LatentActionRecipe, attach_mapping, best_mapping, code_confusion,
                                                  controllability, hidden_push_videos, hidden_pushes, mapped_agreement,
                                                  presets, train_from_config, transition_labels, wall_bounces)
@@ -50,6 +50,31 @@ def test_dead_code_restart_moves_unused_codes_onto_the_data():
     _, index = quantise(e, codebook)
     assert restart_dead_codes(codebook, e, index) == 1
     assert torch.equal(codebook[1], torch.tensor([3.0, 0.0]))  # the proposal the live code fitted worst
+
+
+def test_simplex_restart_splits_the_busiest_code():
+    torch.manual_seed(0)
+    model = LatentActionModel(TINY)
+    assert restart_dead_choices(model) == 0  # nothing counted yet
+    count_choices(model, torch.tensor([0, 0, 0, 1, 1, 2, 2, 3]))  # code 4 never chosen, code 0 the busiest
+    last = model.action_encoder[-1]
+    assert restart_dead_choices(model) == 1
+    assert torch.allclose(last.weight[4], last.weight[0], atol=0.05) and last.bias[4] == last.bias[0]
+    assert model._code_share[4] == model._code_share[0] == 3 / 16
+
+
+def test_glide_moves_frame_t_on_by_the_last_move():
+    from worldmodels.centroid import centroids
+
+    videos = hidden_push_videos("val", 32, 4, push_probs=(0, 0, 0, 0), seed=1)
+    glide = LatentActionModel(TINY).glide(torch.as_tensor(videos.frames[:, :2])).numpy()
+    p = videos.positions[:, :, 0]
+    away = ((p[:, :3] > 7) & (p[:, :3] < 25)).all((1, 2))  # no wall near frames 0 .. 2
+    assert away.sum() >= 4
+    assert np.abs(centroids(glide, n_balls=1)[:, 0] - p[:, 2])[away].max() < 0.2  # where the ball glides to
+    with pytest.raises(ValueError):
+        LatentActionConfig(past=1)  # the glide needs two frames
+    assert LatentActionModel(LatentActionConfig(past=1, glide=False, channels=8, layers=2)).config.past == 1
 
 
 def test_push_classes():
@@ -173,9 +198,10 @@ def test_recorded_run_loads_and_keeps_its_mapping():
 @pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="slow: set WM_SLOW=1")
 def test_reproduces_the_recorded_run():
     """Retrain the recorded recipe on one core and compare with the record: the codes' agreement with the
-    hidden pushes within 0.02 and the k = 10 error within 10 %. Measured with generic CPU kernels
-    (ATEN_CPU_CAPABILITY=default): 0.416 against the recorded 0.411, and 10.74 against 10.61 px (1.2 %);
-    the tolerances leave about four times that room for other machines' float32 rounding."""
+    hidden pushes within 0.04, the k = 10 error within 10 % and the controllability within 0.03. Measured with
+    generic CPU kernels (ATEN_CPU_CAPABILITY=default): 0.691 against the recorded 0.702, 10.01 against
+    10.16 px (1.5 %), 0.896 against 0.900; other kernels round differently and the codes' restarts during
+    training amplify it, so the tolerances leave two to six times that room."""
     import importlib.util
     from pathlib import Path
 
@@ -190,6 +216,6 @@ def test_reproduces_the_recorded_run():
     _, recipe, _ = configs_from_record(record)
     out = bench.measure(model, recipe)
     want = record["metrics"]
-    assert abs(out["code_push_agreement"]["value"] - want["code_push_agreement"]["value"]) <= 0.02
+    assert abs(out["code_push_agreement"]["value"] - want["code_push_agreement"]["value"]) <= 0.04
     assert abs(out["error_px"]["10"] - want["error_px"]["10"]) <= 0.10 * want["error_px"]["10"]
     assert abs(out["controllability"]["value"] - want["controllability"]["value"]) <= 0.03

@@ -2,6 +2,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -43,3 +44,29 @@ def test_show_frames_labels_rows():
     assert axes[3].get_ylabel() == "model"
     with pytest.raises(ValueError, match="row labels"):
         show_frames(np.zeros((6, 8, 8)), ncols=3, row_labels=["one"])
+
+
+def test_figure_png_records_the_sizes_a_reader_sees():
+    """The inline PNG carries the narrowest plot and frame panels and the smallest legend text."""
+    from worldmodels.plotting import figure_png, read_figure_sizes
+
+    use_course_style()
+    fig, axes = plt.subplots(1, 3, figsize=(6, 2))
+    axes[0].plot([0, 1], [0, 1], label="a")
+    axes[0].legend(fontsize=9)
+    axes[1].plot([0, 1], [1, 0])
+    axes[2].imshow(np.zeros((32, 32)))
+    axes[2].axis("off")
+    sizes = read_figure_sizes(figure_png(fig))
+    plt.close(fig)
+    assert sizes["width_px"] == 6 * COURSE_STYLE["figure.dpi"]
+    assert sizes["frame_res"] == 32
+    assert 0 < sizes["plot_px"] < 6 * 80 / 3 and 0 < sizes["frame_px"] < 6 * 80 / 3
+    assert sizes["legend_px"] == round(9 * COURSE_STYLE["figure.dpi"] / 72, 1)
+
+
+def test_read_figure_sizes_refuses_what_is_not_a_png():
+    from worldmodels.plotting import read_figure_sizes
+
+    with pytest.raises(ValueError, match="not a PNG"):
+        read_figure_sizes(b"GIF89a")

@@ -63,3 +63,28 @@ def test_watermarked_generator_marks_its_output(clips):
 def test_bad_arguments_raise(clips, call):
     with pytest.raises(ValueError):
         call(clips)
+
+
+def test_a_shift_or_a_crop_hides_the_mark_from_the_aligned_reader_but_not_from_the_search():
+    from worldmodels import testbed
+    from worldmodels.data import CANONICAL, make_split
+
+    clean = make_split("test", 200, 12, CANONICAL, seed=5).frames
+    marked = wm.embed(clean, 11)
+    shifted = testbed.post_process(marked, "shift 1 px")
+    assert wm.detect(shifted, 11).mean() < 0.05  # read where the key put it, the shifted mark is gone
+    for attack in testbed.GEOMETRIC:
+        attacked, unmarked = testbed.post_process(marked, attack, seed=2), testbed.post_process(clean, attack, seed=2)
+        assert wm.detect(attacked, 11, max_shift=1, size=32).mean() > 0.95
+        assert wm.detect(unmarked, 11, max_shift=1, size=32).mean() <= 0.03  # the search's threshold keeps 1 %
+
+
+def test_the_search_threshold_and_offsets():
+    assert wm.threshold(0.01, 9) > wm.threshold(0.01)
+    assert len(wm.offsets((32, 32), 32, 1)) == 9 and len(wm.offsets((28, 28), 32, 0)) == 25
+    with pytest.raises(ValueError, match="tries"):
+        wm.threshold(0.01, 0)
+    with pytest.raises(ValueError, match="max_shift"):
+        wm.offsets((32, 32), 32, -1)
+    with pytest.raises(ValueError, match="do not fit"):
+        wm.score(np.zeros((1, 2, 40, 40)), 1, size=32)

@@ -105,13 +105,14 @@ def parse(text: str) -> dict[str, int]:
     return out
 
 
-def encode_words(text: str) -> list[int]:
-    """A caption -> word ids into VOCAB (words are separated by spaces)."""
+def encode_words(text: str, vocab=None) -> list[int]:
+    """A caption -> word ids into `vocab` (default VOCAB; id 0 is the pad), words separated by spaces."""
+    vocab = VOCAB if vocab is None else vocab
     words = text.split()
-    unknown = sorted(set(words) - set(VOCAB[1:]))
+    unknown = sorted(set(words) - set(vocab[1:]))
     if unknown:
-        raise ValueError(f"words {unknown} are not in the vocabulary {list(VOCAB[1:])}")
-    return [VOCAB.index(w) for w in words]
+        raise ValueError(f"words {unknown} are not in the vocabulary {list(vocab[1:])}")
+    return [vocab.index(w) for w in words]
 
 
 def decode_words(ids) -> str:

@@ -40,6 +40,7 @@ from torch.func import functional_call
 from .physics import apply_push, step
 from .planning import READOUT_THRESHOLD, Episodes, ReachTask, Starts
 from .render import render
+from .validation import check_frames, check_points
 from .world_model import WorldModel, WorldModelConfig, mlp
 
 
@@ -229,10 +230,15 @@ def actor_critic_loss(agent: ActorCritic, z0: torch.Tensor, targets: torch.Tenso
 def policy_pushes(agent: ActorCritic, frames, targets, left) -> np.ndarray:
     """One decision for B episodes: the last frames (B, C >= context, H, W), targets (B, 2) px, pushes left
     (B,) -> pushes (B, 2). One forward pass of the encoder and the actor."""
-    frames = torch.as_tensor(np.asarray(frames), dtype=torch.float32)
+    config = agent.world_model.config
+    frames = check_frames(frames, size=config.size, ndim=4, min_frames=config.context, layout="(B, C, H, W)",
+                          dtype=np.float32, tensor=True)[:, -config.context:]
+    targets = check_points(targets, config.size)
+    if targets.shape != (frames.shape[0], 2):
+        raise ValueError(f"targets must have shape ({frames.shape[0]}, 2), one per episode, got {targets.shape}")
     with torch.no_grad():
         z = agent.world_model.encode(frames)
-        targets = torch.as_tensor(np.asarray(targets), dtype=torch.float32)
+        targets = torch.as_tensor(targets, dtype=torch.float32)
         left = torch.as_tensor(np.broadcast_to(np.asarray(left, dtype=np.float32), (frames.shape[0],)).copy())
         return agent.act(z, targets, left).double().numpy()
 

@@ -5,22 +5,26 @@
 
 - The action encoder sees the frame after the step. It reads where the ink is in each frame (the centre of
   mass of the pixels, a fixed linear read-out: the ball's centre for one ball), then a small MLP turns the
-  centre at frame t and the moves t-1 -> t -> t+1 into a continuous vector e.
+  centre at frame t, the moves t-1 -> t -> t+1 and how the move changed into a continuous vector e. The
+  change of the move enters strongly, the moves themselves faintly: a push is a change of motion.
 - The quantiser snaps e to one of `codes` vectors and passes the gradient straight through (Bengio et al.
   2013): q_st = e + (q - e).detach(). "vq": the nearest of `codes` learned vectors (van den Oord et al.
-  2017) with the codebook and commitment terms; "simplex": softmax(e) snapped to the nearest one-hot vector,
-  i.e. its largest entry, with a term that keeps every code in use; "fsq": every number of tanh(e) rounded
-  to a few levels (Mentzer et al. 2024).
+  2017) with the codebook and commitment terms and a restart of unused codes; "simplex" (the chapter's):
+  softmax(e) snapped to the nearest one-hot vector, i.e. its largest entry, with a restart of codes that are
+  (almost) never chosen; "fsq": every number of tanh(e) rounded to a few levels (Mentzer et al. 2024).
 - The dynamics works like chapter 4's next-frame model (worldmodels.next_frame): every 4x4 block of pixels
   of the past frames is folded into the channels of one cell of a coarse 8x8 grid and 3x3 convolutions mix
-  neighbouring cells. The code enters twice: as constant input channels, and at the output, where the net
-  draws one map per dimension of the code vector and the code mixes them (a one-hot code picks its own).
-  The dynamics never sees frame t+1: whatever the past cannot tell must come through the code. Rolled out,
-  it feeds its own frames back in, as chapter 2's model feeds back its tokens.
+  neighbouring cells; the code enters as constant input channels. Besides the past frames it reads the
+  "glide" (`glide=True`): frame t moved on by the ink's last move (a bilinear shift), where the ball would be
+  if nothing pushed it and no wall stopped it. The convolutions then only correct the glide (a bounce, a
+  push), so little of the frame is left unexplained by the past, and the code is not needed to fix the
+  ball's own motion. The dynamics never sees frame t+1: whatever the past cannot tell must come through the
+  code. Rolled out, it feeds its own frames back in, as chapter 2's model feeds back its tokens.
 - The loss: the dynamics rolls `K` steps from true past frames with the codes the action encoder inferred
   from the true frames; binary cross-entropy of each predicted frame (chapter 5's frame_loss), plus the
-  quantiser's term. A handful of codes carries only a few bits: the code can explain only what the past
-  cannot, the push of the unseen agent.
+  quantiser's term (none for the chapter's simplex: a term asking for equal shares of the codes would spread
+  the no-push steps, most of the data, over all codes). A handful of codes carries only a few bits: the code
+  can explain only what the past cannot, the push of the unseen agent.
 
 `as_predictor(model)` plugs the model into the evaluation harness: it maps each true push to the code the
 model's `push_codes` table names (filled after training from labelled held-out clips, see
@@ -37,6 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .validation import check_frames, check_horizon
 from .world_model import frame_loss, mlp
 
 # The hidden pushes of the chapter's videos, class index -> unit direction (dx, dy); y points down.
@@ -58,7 +63,10 @@ class LatentActionConfig:
     levels: tuple[int, ...] = ()  # "fsq" only: odd numbers of levels per dimension, e.g. (3, 3): 9 codes
     action_hidden: int = 64  # hidden units of the action encoder's MLP
     commitment: float = 0.25  # "vq": weight of the commitment term within the quantiser's loss
-    vq_weight: float = 10.0  # weight of the quantiser's term next to the frame loss (a frame's BCE summed over pixels)
+    vq_weight: float = 0.0  # weight of the quantiser's term next to the frame loss (a frame's BCE summed over pixels):
+    # "simplex": a term for spreading the choices over all codes (0: none; dead codes are restarted instead);
+    # "vq": the codebook and commitment terms (use > 0)
+    glide: bool = True  # also hand the dynamics frame t moved on by the ink's last move (needs past >= 2)
 
     def __post_init__(self):
         for name in ("size", "past", "channels", "layers", "patch", "codes", "code_dim", "action_hidden"):
@@ -73,6 +81,8 @@ class LatentActionConfig:
             raise ValueError(f"codes must be >= 2 (one code explains nothing), got {self.codes}")
         if self.quantiser not in ("vq", "simplex", "fsq"):
             raise ValueError(f"quantiser must be 'vq', 'simplex' or 'fsq', got {self.quantiser!r}")
+        if self.glide and self.past < 2:
+            raise ValueError("glide needs past >= 2 (two frames tell the last move); use glide=False with past=1")
         if self.quantiser == "simplex" and self.code_dim != self.codes:
             raise ValueError(f"the simplex quantiser needs code_dim = codes ({self.codes}), got {self.code_dim}")
         if self.quantiser == "fsq":
@@ -130,7 +140,7 @@ class LatentActionModel(nn.Module):
         p2, cells = c.patch**2, (c.size // c.patch) ** 2
         # where the ink is in each frame (its centre of mass, a fixed linear read-out of the pixels), then an MLP
         # that compares those points across the frames
-        self.action_encoder = mlp([(c.past + 1) * 2, c.action_hidden, c.action_hidden, c.code_dim])  # centre + moves
+        self.action_encoder = mlp([4 * c.past, c.action_hidden, c.action_hidden, c.code_dim])  # centre, moves, changes
         self.register_buffer("grid", (torch.arange(c.size, dtype=torch.float32) + 0.5) / 4, persistent=False)
         if c.quantiser == "vq":
             self.codebook = nn.Parameter(torch.randn(c.codes, c.code_dim) * 0.1)
@@ -138,18 +148,15 @@ class LatentActionModel(nn.Module):
             self.register_buffer("codebook", torch.eye(c.codes))
         else:  # fixed: the grid of rounded values
             self.register_buffer("codebook", fsq_grid(c.levels))
-        layers = [nn.Conv2d(c.past * p2 + c.code_dim, c.channels, 3, padding=1), nn.ReLU()]
+        layers = [nn.Conv2d((c.past + c.glide) * p2 + c.code_dim, c.channels, 3, padding=1), nn.ReLU()]
         for _ in range(c.layers - 2):
             layers += [nn.Conv2d(c.channels, c.channels, 3, padding=1), nn.ReLU()]
-        # one output map per dimension of the code vector, mixed by it: a one-hot code picks its own map
-        self.dynamics = nn.Sequential(*layers, nn.Conv2d(c.channels, c.code_dim * p2, 3, padding=1))
+        self.dynamics = nn.Sequential(*layers, nn.Conv2d(c.channels, p2, 3, padding=1))
         # push class (PUSH_DIRECTIONS) -> code; -1 until measured on labelled held-out clips
         self.register_buffer("push_codes", torch.full((len(PUSH_DIRECTIONS),), -1, dtype=torch.long))
 
     def _check(self, frames: torch.Tensor, least: int) -> None:
-        c = self.config
-        if frames.ndim != 4 or frames.shape[1] < least or frames.shape[2:] != (c.size, c.size):
-            raise ValueError(f"frames must have shape (B, T >= {least}, {c.size}, {c.size}), got {tuple(frames.shape)}")
+        check_frames(frames, size=self.config.size, ndim=4, min_frames=least)
 
     def propose(self, frames: torch.Tensor) -> torch.Tensor:
         """The action encoder's continuous proposals for the step into every frame after the first `past`:
@@ -158,8 +165,14 @@ class LatentActionModel(nn.Module):
         self._check(frames, p + 1)
         points = self.ink_centres(frames)  # (B, T, 2)
         moves = 4 * (points[:, 1:] - points[:, :-1])  # (B, T - 1, 2): how far the ink moved between frames, px
-        windows = torch.cat([points[:, p - 1 : -1], moves.unfold(1, p, 1).flatten(2)], dim=2)
-        return self.action_encoder(windows)  # the centre at frame t and the `past` moves up to frame t+1
+        changes = moves[:, 1:] - moves[:, :-1]  # (B, T - 2, 2): how much each move differs from the one before
+        centre = points[:, p - 1 : -1] / (self.config.size / 8) - 1  # frame t's centre, scaled to [-1, 1]
+        # the moves enter faintly (/4, about +-1) and their changes strongly (x2): at the start of training the
+        # codes then split the steps by how the motion changed, not by where the ball heads
+        parts = [centre, moves.unfold(1, p, 1).flatten(2) / 4]
+        if p > 1:
+            parts.append(2 * changes.unfold(1, p - 1, 1).flatten(2))
+        return self.action_encoder(torch.cat(parts, dim=2))  # centre at t, the `past` moves and their changes up to t+1
 
     def ink_centres(self, frames: torch.Tensor) -> torch.Tensor:
         """The centre of mass of each frame's ink, (x, y) in px / 4: frames (B, T, H, W) -> (B, T, 2)."""
@@ -191,11 +204,24 @@ class LatentActionModel(nn.Module):
 
     def step_logits(self, past: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """One step: the last `past` frames (B, past, H, W) and a code vector (B, code_dim) -> logits of the next frame (B, H, W)."""
-        cells = F.pixel_unshuffle(past, self.config.patch)  # (B, past p^2, H/p, W/p)
-        code = action[:, :, None, None].expand(-1, -1, *cells.shape[2:])
-        maps = self.dynamics(torch.cat([cells, code], dim=1))  # (B, code_dim p^2, H/p, W/p)
-        mixed = torch.einsum("bkchw,bk->bchw", maps.unflatten(1, (self.config.code_dim, -1)), action)
-        return F.pixel_shuffle(mixed, self.config.patch)[:, 0]
+        c = self.config
+        if c.glide:
+            past = torch.cat([past, self.glide(past)[:, None]], dim=1)
+        cells = F.pixel_unshuffle(past, c.patch)  # (B, past p^2, H/p, W/p)
+        code = action[:, :, None, None].expand(-1, -1, *cells.shape[2:])  # the code: constant input channels
+        return F.pixel_shuffle(self.dynamics(torch.cat([cells, code], dim=1)), c.patch)[:, 0]
+
+    def glide(self, past: torch.Tensor) -> torch.Tensor:
+        """Frame t moved on by the ink's move from frame t-1 to t (bilinear): where the ball would be if nothing
+        pushed it and no wall stopped it. past (B, >= 2, H, W) -> (B, H, W)."""
+        ink = (past[:, -2:] - 0.2).clamp_min(0)  # faint imagined pixels do not pull the centre
+        move = self.ink_centres(ink)  # px / 4
+        move = (move[:, 1] - move[:, 0]) * 4 * 2 / self.config.size  # in grid units ([-1, 1] spans the frame)
+        theta = torch.zeros(past.shape[0], 2, 3, dtype=past.dtype)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1
+        theta[:, :, 2] = -move
+        grid = F.affine_grid(theta, (past.shape[0], 1, *past.shape[2:]), align_corners=False)
+        return F.grid_sample(past[:, -1:], grid, align_corners=False)[:, 0]
 
     def rollout_logits(self, past: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Roll the dynamics open loop, feeding back its own frames: past frames (B, past, H, W), code vectors
@@ -222,17 +248,22 @@ class LatentActionModel(nn.Module):
 
 
 def latent_action_loss(model: LatentActionModel, frames: torch.Tensor) -> torch.Tensor:
-    """Frame loss of a K-step rollout driven by the inferred codes + the VQ loss, on windows
-    frames (B, past + K, H, W): no labels anywhere. In training mode a code that no proposal of the batch
-    chose is moved onto the proposal the codes fit worst (a dead code restarted, so every code stays in play)."""
+    """Frame loss of a K-step rollout driven by the inferred codes + the quantiser's term, on windows
+    frames (B, past + K, H, W): no labels anywhere. In training mode dead codes are restarted, so every code
+    stays in play: "vq" moves a code no proposal of the batch chose onto the proposal the codes fit worst;
+    "simplex" hands a code chosen for under 1 % of the recent steps the scores of the busiest code."""
     p = model.config.past
     model._check(frames, p + 1)
+    if model.training and model.config.quantiser == "simplex":
+        restart_dead_choices(model)  # before the forward pass: the weights it moves are then not yet in use
     e = model.propose(frames)  # (B, K, code_dim): the steps into frames past .. past + K - 1
     q_st, index = model.quantise(e)
     vq = e.new_zeros(())
-    if model.config.quantiser == "simplex":  # keep every code in play: the batch's mean choice should spread
+    if model.config.quantiser == "simplex":  # optional: the batch's mean choice should spread over the codes
         usage = torch.softmax(e, dim=-1).flatten(0, -2).mean(0)
         vq = math.log(model.config.codes) + (usage * usage.clamp_min(1e-8).log()).sum()
+        if model.training:
+            count_choices(model, index)
     if model.config.quantiser == "vq":
         q = model.codebook[index]
         vq = F.mse_loss(q, e.detach()) + model.config.commitment * F.mse_loss(e, q.detach())
@@ -240,6 +271,35 @@ def latent_action_loss(model: LatentActionModel, frames: torch.Tensor) -> torch.
             restart_dead_codes(model.codebook, e.detach(), index)
     logits = model.rollout_logits(frames[:, :p], q_st)
     return frame_loss(logits, frames[:, p:]) + model.config.vq_weight * vq
+
+
+@torch.no_grad()
+def count_choices(model: LatentActionModel, index: torch.Tensor, memory: float = 0.98) -> torch.Tensor:
+    """Update the running share of each code among the steps of the last training batches (for
+    restart_dead_choices); returns it."""
+    share = torch.bincount(index.reshape(-1), minlength=model.config.codes).float() / index.numel()
+    running = getattr(model, "_code_share", None)
+    model._code_share = share if running is None else memory * running + (1 - memory) * share
+    return model._code_share
+
+
+@torch.no_grad()
+def restart_dead_choices(model: LatentActionModel, floor: float = 0.01) -> int:
+    """The simplex quantiser's dead-code restart: a code chosen for less than `floor` of the recent steps
+    (count_choices) gets the scores of the busiest code, plus a little noise, in the action encoder's last
+    layer, so that the two split the busiest code's steps and training pulls them apart. Returns how many
+    codes were restarted. Without it a code that loses at the start is never chosen again."""
+    running = getattr(model, "_code_share", None)
+    if running is None:
+        return 0
+    last = model.action_encoder[-1]
+    dead = (running < floor).nonzero().flatten().tolist()
+    for code in dead:
+        busiest = int(running.argmax())
+        last.weight[code] = last.weight[busiest] + 0.01 * torch.randn_like(last.weight[busiest])
+        last.bias[code] = last.bias[busiest]
+        running[code] = running[busiest] = running[busiest] / 2
+    return len(dead)
 
 
 @torch.no_grad()
@@ -277,7 +337,9 @@ def as_predictor(model: LatentActionModel):
 
     def predict(context, actions, horizon: int) -> np.ndarray:
         model.eval()
-        context = torch.as_tensor(np.asarray(context), dtype=torch.float32)
+        horizon = check_horizon(horizon)
+        context = check_frames(context, size=model.config.size, ndim=4, min_frames=model.config.past, name="context",
+                               layout="(B, C, H, W)", dtype=np.float32, tensor=True)
         b, c = context.shape[:2]
         if actions is None:
             classes = np.zeros((b, horizon), dtype=np.int64)

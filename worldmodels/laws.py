@@ -187,3 +187,191 @@ def strict_tolerance(real_curve: dict[float, float], level: float = 0.98) -> flo
 def lawful(violations: dict[str, np.ndarray], tolerances=CLIP_TOLERANCES) -> np.ndarray:
     """(B,) bool: every law of `tolerances` within its own tolerance."""
     return np.all([violations[law] <= tol for law, tol in tolerances.items()], axis=0)
+
+
+# ------------------------------------------------------------------------------ several balls (chapter 9)
+#
+# The laws of a world of two or three balls, measured on what the video shows: every source's clips are drawn by
+# the course's renderer and the balls' tracks are read back from the frames (`read_tracks`, weighted k-means
+# started from the source's own tracks), so that real clips carry the measurement's own small error and serve as
+# the yardstick. Per clip, the worst residual of each law of MULTIBALL_LAWS, in px, px/frame or balls:
+#
+# - "free_flight": |p_t+1 - 2 p_t + p_t-1| (px/frame^2) over frame triplets in which the ball can meet nothing: every
+#   position at least WALL_MARGIN px inside the line where a centre turns, every other ball at least PAIR_MARGIN px
+#   away. Straight flight at constant speed makes it 0.
+# - "wall": at a turn near a wall (a sign flip of the step in one axis, within WALL_MARGIN of that turning line, no
+#   other ball near), the position after the turn mirrored at the turning line continues the straight line of the
+#   two positions before it: |mirror(p_t+1) - 2 p_t + p_t-1| (px/frame^2), or with p_t mirrored too when the turn
+#   came a step earlier (the smaller of the two). A mirror at the right place makes it 0.
+# - "collision": when two balls meet (closer than CONTACT_MARGIN beyond touching) away from the walls and the third
+#   ball, the two velocities before (step t-1) and after (step t+1) the meeting: the change of their sum (momentum,
+#   equal masses) plus the part of ball i's change across the line of centres (an exchange along the contact
+#   normal), px/frame. Two balls that pass through each other conserve momentum too: "overlap" sees them.
+# - "overlap": how far two drawn balls sink into each other, max(0, 2 radius - distance) over frames and pairs (px).
+# - "speed": how far each ball's first free step's speed lies outside the world's range of starting speeds (px/frame).
+# - "count": how much the drawn ink changes over the clip, in balls: max_t |ink_t - ink_0| / one ball's ink. A ball
+#   that appears or vanishes changes it by 1; real clips only by anti-aliasing (a few hundredths).
+#
+# A law that nothing in a clip can test (no meeting, no wall turn, no free triplet) is NaN for that clip: no
+# evidence. Pass rates and passing tolerances count the clips that test the law (`pass_curve`, `passing_tolerance`).
+
+MULTIBALL_LAWS = ("free_flight", "wall", "collision", "overlap", "speed", "count")
+LAW_UNITS = {"free_flight": "px/frame²", "wall": "px/frame²", "collision": "px/frame", "overlap": "px",
+             "speed": "px/frame", "count": "balls"}
+WALL_MARGIN = 3.0  # px: a centre this far inside its turning line cannot reach a wall within a step of <= 3 px
+PAIR_MARGIN = 12.0  # px between centres: two balls this far apart cannot meet within a step (2 r + 2 x 3 px)
+CONTACT_MARGIN = 1.5  # px beyond touching: a meeting
+MIN_TURN_STEP = 0.5  # px/frame: a turn needs a step at least this long in that axis (not a still axis's jitter)
+TOLERANCE_GRID = tuple(float(f"{0.01 * 10 ** (k / 4):.4g}") for k in range(17))  # 0.01 .. 10, four per decade
+RATIO_FLOOR = 0.01  # the smallest tolerance a ratio divides by: a hundredth of a pixel
+
+
+def read_tracks(frames, guide, present, radius: float = CANONICAL.radius) -> np.ndarray:
+    """What the frames show: tracks (B, T, N, 2) read back from frames (B, T, H, W) by weighted k-means over the
+    lit pixels of each frame, one centre per ball present in that frame, started from the source's own tracks
+    `guide` (B, T, N, 2). present (B, N) or (B, T, N) bool. Absent balls keep their guide position."""
+    frames = check_frames(frames, ndim=4)
+    guide = np.asarray(guide, dtype=np.float64)
+    b, t, n = guide.shape[:3]
+    on = _presence(present, guide.shape)
+    out = guide.copy()
+    flat_f, flat_g, flat_on, flat_out = frames.reshape(b * t, *frames.shape[2:]), guide.reshape(b * t, n, 2), \
+        on.reshape(b * t, n), out.reshape(b * t, n, 2)
+    counts = flat_on.sum(axis=1)
+    for k in range(1, n + 1):
+        rows = np.flatnonzero(counts == k)
+        if rows.size == 0:
+            continue
+        slots = np.argsort(~flat_on[rows], axis=1, kind="stable")[:, :k]  # the present slots, in order
+        init = np.take_along_axis(flat_g[rows], slots[..., None], axis=1)
+        found = centroids(flat_f[rows], n_balls=k, init=init)
+        sub = flat_out[rows]
+        np.put_along_axis(sub, slots[..., None], found, axis=1)
+        flat_out[rows] = sub
+    return flat_out.reshape(b, t, n, 2)
+
+
+def _presence(present, shape) -> np.ndarray:
+    on = np.asarray(present, dtype=bool)
+    if on.shape == (shape[0], shape[2]):
+        on = np.broadcast_to(on[:, None], shape[:3])
+    if on.shape != tuple(shape[:3]):
+        raise ValueError(f"present must have shape (B, N) or (B, T, N) for tracks {tuple(shape)}, got {on.shape}")
+    return on
+
+
+def multiball_violations(frames, tracks, present, radius: float = CANONICAL.radius, size: int = CANONICAL.size,
+                         speed_range=(2.0, 3.0)) -> dict[str, np.ndarray]:
+    """Per clip (B,), the worst residual of each law of MULTIBALL_LAWS (see the comment above), measured on the
+    tracks read back from `frames` (read_tracks, started from `tracks` (B, T, N, 2)); present (B, N) or (B, T, N):
+    the balls a clip holds (a ball counts if it is drawn in the first frame)."""
+    frames = check_frames(frames, size=size, ndim=4, min_frames=4, dtype=np.float64)
+    tracks = np.asarray(tracks, dtype=np.float64)
+    if tracks.ndim != 4 or tracks.shape[-1] != 2 or tracks.shape[:2] != frames.shape[:2]:
+        raise ValueError(f"tracks must have shape (B, T, N, 2) matching frames {frames.shape[:2]}, got {tracks.shape}")
+    on = _presence(present, tracks.shape)
+    p = read_tracks(frames, tracks, on, radius)
+    b, t, n = p.shape[:3]
+    ball = on[:, 0]  # (B, N): the balls of the clip
+    low, high = radius, size - radius
+    d = np.diff(p, axis=1)  # (B, T-1, N, 2)
+    acc = np.linalg.norm(d[:, 1:] - d[:, :-1], axis=-1)  # (B, T-2, N), centred on frames 1..T-2
+    wall_gap = np.minimum(p - low, high - p).min(axis=-1)  # (B, T, N) px inside the turning lines
+    gaps = np.linalg.norm(p[:, :, :, None] - p[:, :, None, :], axis=-1)  # (B, T, N, N)
+    pair_on = ball[:, None, :, None] & ball[:, None, None, :] & ~np.eye(n, dtype=bool)
+    gaps = np.where(pair_on, gaps, np.inf)
+    nearest = gaps.min(axis=-1)  # (B, T, N)
+    clear = (wall_gap >= WALL_MARGIN) & (nearest >= PAIR_MARGIN)
+    free = clear[:, :-2] & clear[:, 1:-1] & clear[:, 2:] & ball[:, None]
+    free_flight = _worst(acc, free, axis=(1, 2))
+
+    # wall turns: the step flips sign in an axis between steps t-1 and t near that axis's turning line (a corner
+    # turns both axes); the positions after the turn are mirrored at the turning lines of the axes that turned
+    alone = nearest >= PAIR_MARGIN
+    pos = p[:, 1:-1]  # frames t = 1..T-2
+    line = np.where(pos < size / 2, low, high)
+    turned = ((np.sign(d[:, 1:]) * np.sign(d[:, :-1]) < 0)  # (B, T-2, N, 2)
+              & (np.maximum(np.abs(d[:, 1:]), np.abs(d[:, :-1])) > MIN_TURN_STEP) & (np.abs(pos - line) < WALL_MARGIN))
+    ok = turned.any(axis=-1) & alone[:, :-2] & alone[:, 1:-1] & alone[:, 2:] & ball[:, None]
+    after = np.where(turned, 2 * line - p[:, 2:], p[:, 2:])  # the turn is inside step t -> t+1: mirror p_t+1
+    middle = np.where(turned, 2 * line - pos, pos)  # or inside step t-1 -> t: mirror p_t too
+    res = np.minimum(np.linalg.norm(after - 2 * pos + p[:, :-2], axis=-1),
+                     np.linalg.norm(after - 2 * middle + p[:, :-2], axis=-1))
+    wall = _worst(res, ok, axis=(1, 2))
+
+    # collisions: pair (i, j) closest at frame t or t+1 (meeting inside step t), velocities d_t-1 and d_t+1
+    collision = np.full(b, np.nan)
+    far_from_walls = wall_gap >= WALL_MARGIN
+    for i in range(n):
+        for j in range(i + 1, n):
+            others = [k for k in range(n) if k not in (i, j)]
+            g = gaps[:, :, i, j]
+            meet = np.minimum(g[:, 1:-2], g[:, 2:-1]) < 2 * radius + CONTACT_MARGIN  # step t = 1..T-3
+            ok = meet & ball[:, i, None] & ball[:, j, None]
+            for f in range(4):  # frames t-1 .. t+2 all clear of the walls and the third ball
+                fr = slice(f, f + t - 3)
+                ok &= far_from_walls[:, fr, i] & far_from_walls[:, fr, j]
+                for k in others:
+                    ok &= ~ball[:, k, None] | ((gaps[:, fr, i, k] >= PAIR_MARGIN) & (gaps[:, fr, j, k] >= PAIR_MARGIN))
+            before_i, before_j = d[:, :-2, i], d[:, :-2, j]  # steps t-1 for t = 1..T-3
+            after_i, after_j = d[:, 2:, i], d[:, 2:, j]  # steps t+1
+            momentum = np.linalg.norm((after_i + after_j) - (before_i + before_j), axis=-1)
+            normal = p[:, 1:-2, j] - p[:, 1:-2, i]
+            normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-9)
+            change = after_i - before_i
+            across = np.abs(change[..., 0] * normal[..., 1] - change[..., 1] * normal[..., 0])
+            collision = np.fmax(collision, _worst(momentum + across, ok, axis=1))
+
+    overlap = np.where(np.isfinite(gaps), np.maximum(0.0, 2 * radius - gaps), 0.0).max(axis=(1, 2, 3))
+
+    first = np.linalg.norm(d[:, 0], axis=-1)  # (B, N)
+    clear0 = clear[:, 0] & clear[:, 1] & ball
+    out_of_range = np.maximum(speed_range[0] - first, first - speed_range[1]).clip(min=0)
+    speed = _worst(out_of_range, clear0, axis=1)
+
+    one = render(np.array([[size / 2, size / 2]]), radius, size).sum()
+    ink = frames.sum(axis=(-2, -1))
+    count = np.abs(ink - ink[:, :1]).max(axis=1) / one
+    return {"free_flight": free_flight, "wall": wall, "collision": collision, "overlap": overlap, "speed": speed,
+            "count": count}
+
+
+def _worst(values, mask, axis) -> np.ndarray:
+    """Max of values over `axis` where mask holds; NaN where it holds nowhere (no evidence)."""
+    return np.where(mask.any(axis=axis), np.where(mask, values, -np.inf).max(axis=axis), np.nan)
+
+
+def _tested(residuals) -> np.ndarray:
+    """The residuals (B,) of the clips that test a law (NaN = no evidence dropped)."""
+    r = np.asarray(residuals, dtype=np.float64)
+    if r.ndim != 1 or r.size == 0 or np.isinf(r).any():
+        raise ValueError(f"residuals must be a non-empty 1-D array of numbers (NaN: untested), got shape {r.shape}")
+    return r[~np.isnan(r)]
+
+
+def pass_curve(residuals, tolerances=TOLERANCE_GRID) -> dict[float, float]:
+    """Fraction of the clips that test a law whose residual (B,) is within each tolerance (NaN if none tests it)."""
+    r = _tested(residuals)
+    return {float(tol): float((r <= tol).mean()) if r.size else float("nan") for tol in tolerances}
+
+
+def passing_tolerance(residuals, level: float = 0.9, floor: float = RATIO_FLOOR) -> float:
+    """The tolerance at which a fraction `level` of the clips that test a law pass: the level-quantile of their
+    residuals (no smaller than `floor`, the finest tolerance worth telling apart); NaN if no clip tests it."""
+    r = _tested(residuals)
+    if r.size == 0:
+        return float("nan")
+    return max(float(np.quantile(r, level, method="higher")), floor)
+
+
+def tolerance_ratio(residuals, real_residuals, level: float = 0.9, floor: float = RATIO_FLOOR) -> float:
+    """passing_tolerance of a source over that of the real clips: 1 = as lawful as the world."""
+    return passing_tolerance(residuals, level, floor) / passing_tolerance(real_residuals, level, floor)
+
+
+def inside_box(tracks, present, radius: float = CANONICAL.radius, size: int = CANONICAL.size, slack: float = 0.5):
+    """(B,) bool: every present ball's centre stays within `slack` px of the box's turning lines in every frame."""
+    tracks = np.asarray(tracks, dtype=np.float64)
+    on = _presence(present, tracks.shape)
+    outside = ((tracks < radius - slack) | (tracks > size - radius + slack)).any(axis=-1) & on
+    return ~outside.any(axis=(1, 2))

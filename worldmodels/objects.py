@@ -1,7 +1,7 @@
 """An object-centric world model: one slot per ball, an interaction network, a disc renderer.
 
     frames --heatmap--> soft k-means (slots tracked frame to frame) --> positions p_t (B, N, 2)
-    last `context` positions --velocity head--> state s = (p, v) per object
+    last `context` positions --straight-line fit--> state s = (p, v) per object
     s --interaction network--> s' --> ... (K imagined steps)
     positions --disc renderer--> frames
 
@@ -11,21 +11,26 @@
   every later frame starts from the previous positions moved by their last displacement, so slot i stays
   ball i across frames (tracking). No position label is ever used: positions are whatever makes the
   renderer reproduce the frame.
-- State. Each object's velocity is its last displacement, unfolded at the walls when the last three
-  positions show a bounce in between (unfolded_velocity), plus a learned correction from its last
-  `context` positions.
-- Dynamics: an interaction network (Battaglia et al. 2016). Every object gets an update from a
-  per-object function f_obj plus the SUM of pairwise messages over the other objects j (collisions).
-  A message is a push along the pair's line of centres n_ij whose sizes f_rel learns from the pair's
-  distance and relative velocity, gated to pairs closer than a contact range (1.5 diameters); the inputs are
-  symmetric in i and j and n_ji = -n_ij, so pushes come in equal and opposite pairs (Newton's third law is
-  built in, what a collision does is learned). The same functions serve any number of objects, which is
-  why the model carries over to more balls than it was trained on. Then the objects fly on and the box's
-  walls reflect them exactly: the walls are built in, at the learned radius from the edge.
-      q = p + v,  (dp_i, dv_i) = f_obj(q_i, v_i) + sum_j gate(|q_i - q_j|) f_rel(|q_i - q_j|, v_ij . n_ij, |v_ij x n_ij|) n_ij
+- State. Each object's velocity and position are read off its last `context` tracked positions: where they
+  lie on a straight line (free flight), the least-squares line through the longest straight run of them that
+  ends at the last frame (at least three positions; straight_fit); where they do not (a wall or a ball
+  turned it in the last frames), the last position and the last displacement, unfolded at the walls when the
+  last three positions show a bounce in between (unfolded_velocity). Nothing here is learned.
+- Dynamics: an interaction network (Battaglia et al. 2016) that acts on contact. For every pair the model
+  computes, from the pair's positions and velocities, whether the two balls come within a learned contact
+  distance D during the coming frame (the closest approach of their straight flights), and if so at what
+  time t_c and along which line of centres n_ij (at the touch). A pair that does not touch sends exactly
+  nothing (the gate is a ramp `contact_width` px wide around D), so free flight is exact. A pair that
+  touches pushes along n_ij with sizes f_rel learns from the touch (t_c and the relative velocity along and
+  across n_ij; bounded to (-2, 2) by a tanh), scaled by the approach speed; the inputs are symmetric in i and j and n_ji = -n_ij, so
+  pushes come in equal and opposite pairs (Newton's third law is built in, what a collision does is
+  learned). Each object sums the messages of the other objects, so the same function serves any number of
+  objects. Then the objects fly on and the box's walls reflect them exactly: the walls are built in, at the
+  renderer's learned radius plus a learned margin from the edge.
+      (dp_i, dv_i) = sum_j gate(d_min,ij) (v_ij . n_ij) f_rel(t_c, v_ij . n_ij, |v_ij x n_ij|) n_ij
       v' = v + dv,  p' = p + v' + dp,  then geometry.wall_step_torch(p', v')
-  The functions see q, where free flight would take each object, so a contact is a simple function of
-  their input.
+  An exact elastic collision has sizes (t_c, -1): the velocities along n_ij swap at time t_c.
+  D = 2 x the renderer's learned radius x exp(a learned correction), so it starts at the balls' drawn size.
 - Decoder: a disc renderer with a learned radius and edge sharpness; the objects combine as
   1 - prod(1 - disc_i) (a soft "or").
 - Losses, in two training stages (worldmodels.objects_training): render_loss redraws frames from their
@@ -33,11 +38,14 @@
   chapter 5 in object space: imagine K steps from the context's slots and compare the imagined positions
   with the slots the encoder tracks in the true future frames, slot by slot, in px.
 
-This file is the model and its losses; worldmodels.objects_training trains it with training.train.
+This file is the model and its losses, and the test cases that ask whether it acts on contact
+(collision_case, case_splits; crowded_world for more balls than WorldConfig places); worldmodels.objects_training
+trains it with training.train.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -46,14 +54,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data import CANONICAL
+from .data import CANONICAL, THREE_BALLS, BallVideos
 from .geometry import wall_step_torch
+from .physics import WorldConfig, check_count, simulate
+from .physics import step as physics_step
+from .render import render
 from .validation import check_ball_visible, check_frames, check_horizon
 from .world_model import mlp
 
-# The length unit of the pair features (distances, contact_range): the diameter of the canonical world's ball,
-# 6 px. A fixed number chosen when the recorded model was trained, not the model's learned radius (which only the
-# renderer and the walls use): dividing by the learned radius would change what the recorded weights compute.
+# The diameter of the canonical world's ball, 6 px: the scale of the pair features' units in the docs (the
+# model's own contact distance is learned, contact_distance).
 PAIR_UNIT_PX = 2 * CANONICAL.radius
 
 
@@ -61,17 +71,17 @@ PAIR_UNIT_PX = 2 * CANONICAL.radius
 class ObjectModelConfig:
     size: int = CANONICAL.size  # frames are size x size
     n_objects: int = 3  # slots used in training (and by default when predicting)
-    context: int = 4  # positions the velocity head reads
+    context: int = 6  # positions the state estimate reads (the straight-line fit)
     heat_kernel: int = 5  # the heatmap convolution is heat_kernel x heat_kernel (odd)
-    hidden: int = 128  # width of the interaction network's MLPs
-    vel_hidden: int = 64  # width of the velocity head
+    hidden: int = 128  # width of the interaction network's MLP
     kmeans_iters: int = 3  # soft k-means iterations per frame (the first frame gets twice as many)
     assign_px: float = 1.5  # softness of the pixel-to-slot assignment (px)
     speed_scale: float = 3.0  # px/frame: velocities are divided by it at the networks' inputs
-    contact_range: float = 1.5  # ball diameters: pairs farther apart (after free flight) send no message
+    contact_width: float = 0.2  # px: the contact gate ramps from 1 to 0 over this width around the contact distance
+    straight_px: float = 0.1  # px: positions within this of their least-squares line count as free flight
 
     def __post_init__(self):
-        for name in ("size", "n_objects", "context", "heat_kernel", "hidden", "vel_hidden", "kmeans_iters"):
+        for name in ("size", "n_objects", "context", "heat_kernel", "hidden", "kmeans_iters"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -79,13 +89,13 @@ class ObjectModelConfig:
             raise ValueError(f"heat_kernel must be odd (the heatmap keeps the frame's size), got {self.heat_kernel}")
         if self.context < 3:
             raise ValueError(f"context must be >= 3 (a velocity across a bounce needs three positions), got {self.context}")
-        for name in ("assign_px", "speed_scale", "contact_range"):
+        for name in ("assign_px", "speed_scale", "contact_width", "straight_px"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
-    """world_model.mlp whose last layer starts at zero: "no correction", constant velocity, plain last displacement."""
+    """world_model.mlp whose last layer starts at zero: no push, the no-collision oracle's physics."""
     net = mlp(sizes)
     nn.init.zeros_(net[-1].weight)
     nn.init.zeros_(net[-1].bias)
@@ -116,6 +126,56 @@ def unfolded_velocity(positions: torch.Tensor, low, high) -> torch.Tensor:
     return torch.gather(candidates, 0, best)[0]
 
 
+def straight_fit(positions: torch.Tensor, tolerance: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Free flight read off a path: positions (..., C, N, 2), C >= 3 -> (position, velocity, straight), with
+    position and velocity (..., N, 2) those of the least-squares line at the last frame through the longest
+    run of m >= 3 last positions that all lie within `tolerance` px of their line, and straight (..., N) False
+    where not even the last three do (position and velocity are then those of the last three)."""
+    c = positions.shape[-3]
+    if c < 3:
+        raise ValueError(f"positions must have shape (..., C >= 3, N, 2), got {tuple(positions.shape)}")
+    best_p = best_v = straight = None
+    for m in range(3, c + 1):  # longer runs overwrite shorter ones where they are straight too
+        run = positions[..., c - m :, :, :]
+        t = torch.arange(m, dtype=positions.dtype) - (m - 1) / 2  # centred times
+        t = t.reshape(m, 1, 1)
+        mean = run.mean(dim=-3)
+        v = (t * (run - mean.unsqueeze(-3))).sum(dim=-3) / (t**2).sum()
+        p = mean + v * (m - 1) / 2
+        ok = ((mean.unsqueeze(-3) + t * v.unsqueeze(-3) - run).norm(dim=-1).amax(dim=-2) < tolerance)  # (..., N)
+        if best_p is None:
+            best_p, best_v, straight = p, v, ok
+        else:
+            best_p = torch.where(ok.unsqueeze(-1), p, best_p)
+            best_v = torch.where(ok.unsqueeze(-1), v, best_v)
+            straight = straight | ok
+    return best_p, best_v, straight
+
+
+def contact(p: torch.Tensor, v: torch.Tensor, distance) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """When two balls flying straight from (p, v) (..., N, 2) come within `distance` px during one frame.
+    -> (closest (..., N, N, 1): their closest approach within the frame, px; t (..., N, N, 1): the time of
+    the touch in [0, 1] (of the closest approach where they do not touch); normal (..., N, N, 2): the unit
+    line of centres at that time, from j to i). [i, j] is the pair seen from i; the diagonal is a far pair."""
+    n = p.shape[-2]
+    far = 1e3 * torch.eye(n, dtype=p.dtype)[..., None]  # an object never touches itself
+    dp = p[..., :, None, :] - p[..., None, :, :] + far  # [i, j]: from j to i
+    dv = v[..., :, None, :] - v[..., None, :, :]
+    a = (dv * dv).sum(-1, keepdim=True).clamp_min(1e-9)
+    h = (dp * dv).sum(-1, keepdim=True)
+    t_close = (-h / a).clamp(0, 1)
+    closest = torch.sqrt(((dp + t_close * dv) ** 2).sum(-1, keepdim=True) + 1e-12)
+    c = (dp * dp).sum(-1, keepdim=True) - distance**2
+    disc = h * h - a * c  # > 0: |dp + t dv| = distance has two real roots
+    touch = (disc > 0) & (h < 0)  # approaching, and their line passes within reach
+    # the first root, written c / (-h + sqrt(disc)) to avoid cancellation (as physics.step does)
+    t_touch = c / (torch.sqrt(disc.clamp_min(1e-12)) - h).clamp_min(1e-6)
+    t = torch.where(touch, t_touch, t_close).clamp(0, 1)
+    at = dp + t * dv
+    normal = at / torch.sqrt((at * at).sum(-1, keepdim=True) + 1e-12)
+    return closest, t, normal
+
+
 class ObjectModel(nn.Module):
     """Slots + interaction network + disc renderer. Shapes: frames (B, T, H, W) in [0, 1]; positions
     (B, [T,] N, 2) in px (x, y); velocities in px/frame."""
@@ -126,10 +186,9 @@ class ObjectModel(nn.Module):
         self.heat = nn.Conv2d(1, 1, c.heat_kernel, padding=c.heat_kernel // 2)
         nn.init.zeros_(self.heat.weight)
         nn.init.zeros_(self.heat.bias)
-        self.velocity_head = _mlp([2 * c.context, c.vel_hidden, c.vel_hidden, 2])
-        self.f_obj = _mlp([4, c.hidden, c.hidden, 4])
         self.f_rel = _mlp([3, c.hidden, c.hidden, 2])
-        self.register_buffer("contact_range", torch.tensor(float(c.contact_range)))
+        self.log_contact = nn.Parameter(torch.tensor(0.0))  # contact distance = 2 x radius x exp(log_contact)
+        self.wall_margin = nn.Parameter(torch.tensor(0.0))  # px: the walls sit at the radius + this from each edge
         self.log_radius = nn.Parameter(torch.tensor(math.log(2.5)))
         self.log_sharpness = nn.Parameter(torch.tensor(math.log(2.0)))
         centres = torch.arange(c.size, dtype=torch.float32) + 0.5
@@ -189,43 +248,50 @@ class ObjectModel(nn.Module):
         return torch.stack(out, dim=1)
 
     def initial_state(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Positions of the context frames (B, C >= context, N, 2) -> (p, v) at the last one, (B, N, 2) each."""
+        """Positions of the context frames (B, C >= context, N, 2) -> (p, v) at the last one, (B, N, 2) each:
+        the straight-line fit where the last positions lie on a line (straight_fit), else the last position
+        and its last displacement, unfolded at the walls (unfolded_velocity)."""
         c = self.config
         if positions.ndim != 4 or positions.shape[1] < c.context:
             raise ValueError(f"positions must have shape (B, C >= {c.context}, N, 2), got {tuple(positions.shape)}")
         last = positions[:, -c.context :]  # (B, context, N, 2)
-        features = (last / c.size * 2 - 1).permute(0, 2, 1, 3).flatten(2)  # (B, N, 2 * context)
-        v = unfolded_velocity(last[:, -3:], *self.walls()) + c.speed_scale * self.velocity_head(features)
-        return last[:, -1], v
+        p_fit, v_fit, straight = straight_fit(last, c.straight_px)
+        keep = straight.unsqueeze(-1)
+        return torch.where(keep, p_fit, last[:, -1]), torch.where(keep, v_fit, unfolded_velocity(last[:, -3:], *self.walls()))
 
     # ----------------------------------------------------------------------------------- dynamics
+
+    def contact_distance(self) -> torch.Tensor:
+        """The learned distance of centres at which two balls touch (px): twice the renderer's radius (no
+        gradient into it from here) times a learned correction."""
+        return 2 * self.log_radius.exp().detach() * self.log_contact.exp()
 
     def step(self, p: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One imagined frame for every object: (p, v) (B, N, 2) each -> (p', v').
 
-        The learned part (the interaction network) changes each velocity and position; then the objects fly
+        Pairs that touch during the frame (contact) push each other along their line of centres at the touch,
+        with sizes the interaction network learns; pairs that do not touch send nothing. Then the objects fly
         on and the box's walls reflect them exactly (geometry.wall_step_torch), at the learned radius from a wall."""
         c = self.config
-        q = p + v  # where free flight would take each object: a contact is a simple function of it
-        qn, vn = q / c.size * 2 - 1, v / c.speed_scale
-        own = self.f_obj(torch.cat([qn, vn], dim=-1))  # (B, N, 4)
-        dq = (q[:, :, None] - q[:, None, :]) / PAIR_UNIT_PX  # [i, j]: from j to i, in canonical ball diameters
-        dist = dq.norm(dim=-1, keepdim=True)
-        normal = dq / dist.clamp_min(1e-3)  # unit line of centres, from j to i
-        dv = vn[:, :, None] - vn[:, None, :]
-        radial = (dv * normal).sum(-1, keepdim=True)  # < 0: approaching
-        tangential = (dv - radial * normal).norm(dim=-1, keepdim=True)
-        near = torch.sigmoid(8.0 * (self.contact_range - dist))  # interactions are local: far pairs send ~0
+        distance = self.contact_distance()
+        closest, t, normal = contact(p, v, distance)
+        gate = ((distance - closest) / c.contact_width + 0.5).clamp(0, 1)  # 1 on contact, exactly 0 a little beyond
+        dv = v[:, :, None] - v[:, None, :]
+        radial = (dv * normal).sum(-1, keepdim=True) / c.speed_scale  # < 0: approaching
+        across = dv / c.speed_scale - radial * normal
+        tangential = torch.sqrt((across * across).sum(-1, keepdim=True) + 1e-12)
         # each pair pushes along its line of centres, equally and oppositely (the inputs are symmetric in i, j)
-        push = near * self.f_rel(torch.cat([dist, radial, tangential], dim=-1))  # (B, N, N, 2): (dp, dv) sizes
-        update = c.speed_scale * (own + torch.cat([pairwise_sum(push[..., :1] * normal), pairwise_sum(push[..., 1:] * normal)], dim=-1))
+        sizes = 2 * torch.tanh(self.f_rel(torch.cat([t, radial, tangential], dim=-1)) / 2)  # bounded: no runaway pushes
+        push = gate * radial * sizes  # (B, N, N, 2): (dp, dv) sizes
+        update = c.speed_scale * torch.cat([pairwise_sum(push[..., :1] * normal), pairwise_sum(push[..., 1:] * normal)], dim=-1)
         v_new = v + update[..., 2:]
         return wall_step_torch(p + v_new + update[..., :2], v_new, *self.walls())
 
     def walls(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Where a ball's centre turns: the learned radius from each edge (no gradient flows into it from here)."""
-        radius = self.log_radius.exp().detach()
-        return radius, self.config.size - radius
+        """Where a ball's centre turns: the renderer's learned radius (no gradient flows into it from here) plus
+        a learned margin (the dynamics loss's: the drawn radius and the bounce need not agree) from each edge."""
+        turn = self.log_radius.exp().detach() + self.wall_margin
+        return turn, self.config.size - turn
 
     def imagine(self, p: torch.Tensor, v: torch.Tensor, horizon: int) -> torch.Tensor:
         """Roll out `horizon` steps from (p, v) (B, N, 2) -> positions (B, horizon, N, 2)."""
@@ -323,3 +389,114 @@ def as_predictor(model: ObjectModel, n_objects: int | None = None):
         return out
 
     return predict
+
+
+# ----------------------------------------------------------------------- test cases: contact, near, none
+
+CASES = ("no_collision", "near_miss", "grazing", "head_on")
+NEAR_MISS_PX = 7.5  # a near miss: two centres come within this distance (px) and do not touch
+GRAZING = 0.97  # a grazing contact: impact parameter >= this fraction of the contact distance
+HEAD_ON = 0.5  # a head-on contact: impact parameter < this fraction of the contact distance
+QUIET_FRAMES = 6  # case_splits: the last context frames (as many as the model reads) are free flight
+
+
+def collision_case(positions, velocities, world: WorldConfig, n_future: int, substeps: int = 20) -> dict[str, np.ndarray]:
+    """What happens between the balls in the next `n_future` frames from states (B, N, 2) (px, px/frame) in
+    `world`, found with the exact simulator in `substeps` steps per frame. -> {"case": (B,) one of CASES or
+    "other", "closest": (B,) the closest approach of two centres in px, "contacts": (B,) how many pair
+    contacts, "impact": (B,) the largest impact parameter of a contact as a fraction of the contact distance
+    2 r (nan without contact)}.
+
+    no_collision: no contact and no two centres within NEAR_MISS_PX; near_miss: no contact, closest approach
+    between 2 r and NEAR_MISS_PX; grazing: exactly one contact, impact parameter >= GRAZING; head_on: exactly
+    one contact, impact parameter < HEAD_ON; other: the rest (several contacts, or one in between)."""
+    n_future = check_count("n_future", n_future)
+    substeps = check_count("substeps", substeps)
+    p, v = np.array(positions, dtype=np.float64), np.array(velocities, dtype=np.float64)
+    b, n = p.shape[:2] if p.ndim == 3 else (0, 0)
+    if p.ndim != 3 or p.shape != v.shape or p.shape[1:] != (world.n_balls, 2):
+        raise ValueError(f"positions and velocities must have shape (B, n_balls={world.n_balls}, 2), got {p.shape}, {v.shape}")
+    dt, d = 1.0 / substeps, 2 * world.radius
+    i, j = np.triu_indices(n, k=1)
+    closest = np.full(b, np.inf)
+    contacts = np.zeros(b, dtype=int)
+    impact = np.full(b, np.nan)
+    for _ in range(n_future * substeps):
+        dp, dv = p[:, j] - p[:, i], v[:, j] - v[:, i]  # (B, P, 2)
+        a = np.maximum((dv * dv).sum(-1), 1e-12)
+        h = (dp * dv).sum(-1)
+        t_close = np.clip(-h / a, 0, dt)
+        closest = np.minimum(closest, np.linalg.norm(dp + t_close[..., None] * dv, axis=-1).min(axis=1, initial=np.inf))
+        # a contact in this substep: approaching and within reach of the closest approach (as physics.step finds it)
+        c = (dp * dp).sum(-1) - d * d
+        disc = h * h - a * c
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t_hit = c / (-h + np.sqrt(np.maximum(disc, 0)))
+        hit = (h < 0) & (disc >= 0) & (t_hit <= dt)
+        perp = np.sqrt(np.maximum((dp * dp).sum(-1) - h * h / a, 0)) / d  # impact parameter / contact distance
+        contacts += hit.sum(axis=1)
+        impact = np.where(hit.any(axis=1), np.fmax(impact, np.where(hit, perp, -np.inf).max(axis=1)), impact)
+        p, v = physics_step(p, v, world, dt=dt)
+    case = np.full(b, "other", dtype=object)
+    case[(contacts == 0) & (closest > NEAR_MISS_PX)] = "no_collision"
+    case[(contacts == 0) & (closest <= NEAR_MISS_PX)] = "near_miss"
+    case[(contacts == 1) & (impact >= GRAZING)] = "grazing"
+    case[(contacts == 1) & (impact < HEAD_ON)] = "head_on"
+    return {"case": case.astype(str), "closest": closest, "contacts": contacts, "impact": impact}
+
+
+def case_splits(world: WorldConfig, n_per_case: int, n_context: int = 10, n_future: int = 10, seed: int = 0,
+                max_pool: int = 65536) -> dict[str, BallVideos]:
+    """Test videos of n_context + n_future frames sorted by what happens after the context (collision_case):
+    case name -> BallVideos of up to `n_per_case` videos, for every name of CASES. In every one the last
+    QUIET_FRAMES context frames are free flight (no touch, no two centres within NEAR_MISS_PX), so what is
+    compared is the future alone, not how a start state is read after a collision. Drawn from the exact
+    simulator in chunks of 2048 sequences (seeded by `seed`, a stream of its own) until every case is full or
+    `max_pool` sequences were drawn; the rare grazing contacts set how many that takes."""
+    n_per_case = check_count("n_per_case", n_per_case)
+    n_context, n_future = check_count("n_context", n_context), check_count("n_future", n_future)
+    quiet = min(QUIET_FRAMES, n_context)
+    chunk = 2048
+    picked = {name: [] for name in CASES}
+    for index in range(max(1, max_pool // chunk)):
+        traj = simulate(world, chunk, n_context + n_future, rng=np.random.default_rng([seed, 7, index]))
+        found = collision_case(traj.positions[:, n_context - 1], traj.velocities[:, n_context - 1], world, n_future)["case"]
+        if quiet > 1:  # the last context frames show free flight: the start state can be read off them exactly
+            start = n_context - quiet
+            before = collision_case(traj.positions[:, start], traj.velocities[:, start], world, quiet - 1)["case"]
+            found = np.where(before == "no_collision", found, "other")
+        for name in CASES:
+            room = n_per_case - sum(len(x[1]) for x in picked[name])
+            rows = np.flatnonzero(found == name)[:room]
+            if rows.size:
+                picked[name].append((traj, rows))
+        if all(sum(len(x[1]) for x in picked[name]) >= n_per_case for name in CASES):
+            break
+    out = {}
+    for name, parts in picked.items():
+        if not parts:
+            raise RuntimeError(f"no {name} sequence in {max_pool} draws: raise max_pool")
+        positions = np.concatenate([t.positions[r] for t, r in parts])
+        velocities = np.concatenate([t.velocities[r] for t, r in parts])
+        actions = np.concatenate([t.actions[r] for t, r in parts])
+        out[name] = BallVideos(render(positions, world.radius, world.size), positions, velocities, actions, world)
+    return out
+
+
+def crowded_world(n_balls: int, base: WorldConfig = THREE_BALLS) -> WorldConfig:
+    """`base` with `n_balls` balls, for evaluation, even where WorldConfig refuses that many.
+
+    WorldConfig's limit is a comfort rule of its placement by rejection sampling, (n - 1) pi (2 r)^2 <= 0.75
+    (size - 2 r)^2: five balls of radius 3 px in the 32 px box. The box holds many more (the placement still
+    succeeds with a dozen), so this builds the config without that check: simulate, make_split and render run
+    with it as with any other. It refuses what cannot work (fewer than one ball, a ball wider than the box)."""
+    n_balls = check_count("n_balls", n_balls)
+    try:
+        return dataclasses.replace(base, n_balls=n_balls)
+    except ValueError as error:
+        if "fit comfortably" not in str(error):
+            raise
+    world = object.__new__(WorldConfig)  # every other check of WorldConfig passed for `base`
+    for field in dataclasses.fields(WorldConfig):
+        object.__setattr__(world, field.name, n_balls if field.name == "n_balls" else getattr(base, field.name))
+    return world

@@ -21,6 +21,10 @@ model-predictive control (MPC) that executes their first push in the true world.
   plan is the best sequence met in any round; `on_round` lets you watch every round as a CEMRound).
   `run_mpc` runs any planner closed loop on a batch of start states with a shrinking horizon (always
   planning up to the goal frame).
+- Regions: `region_of` sorts targets into the centre, beside a wall or in a corner (NEAR_WALL), and
+  `make_starts(..., region=...)` draws start states whose targets lie in one region: the planning gap is
+  measured per region (bench/planning.py). A world model fine-tuned for planning, beside the walls
+  included, is worldmodels.world_model_training.finetune_for_planning.
 
 Ranking decision rules in imagination and synthetic data live in worldmodels.imagined_experience; the
 success-rate interval (Wilson) in worldmodels.stats.
@@ -108,13 +112,41 @@ class Starts:
         return Starts(Observation(obs.frames[rows], obs.positions[rows], obs.velocities[rows]), self.targets[rows])
 
 
-def make_starts(task: ReachTask, n: int, seed: int = 0) -> Starts:
-    """n random start states: the ball moves freely for `context` frames, the target is uniform."""
+# Where a target lies: "corner" when it is within NEAR_WALL px of two walls, "wall" within NEAR_WALL px of
+# one, "centre" otherwise. A ball covering a target 9 px from a wall has its edge 6 px from that wall, two
+# frames of flight at the world's speeds: the planner must end its pushes beside the wall (or bounce off it).
+NEAR_WALL = 9.0
+REGIONS = ("centre", "wall", "corner")
+
+
+def region_of(targets, size: float, near: float = NEAR_WALL) -> np.ndarray:
+    """The region of each target (..., 2) px in a box of `size` px: an array of "centre", "wall", "corner"."""
+    targets = check_points(targets, size)
+    walls = (np.minimum(targets, size - targets) < near).sum(axis=-1)
+    return np.array(REGIONS)[walls]
+
+
+def make_starts(task: ReachTask, n: int, seed: int = 0, region: str | None = None) -> Starts:
+    """n random start states: the ball moves freely for `context` frames, the target is uniform (over the
+    task's target square, or over the part of it in `region`, one of REGIONS: see region_of)."""
     n = check_count("n", n)
+    if region is not None and region not in REGIONS:
+        raise ValueError(f"region must be None or one of {REGIONS}, got {region!r}")
     rng = np.random.default_rng(seed)
     traj = simulate(task.world, n, task.context, rng=rng)
     lo, hi = task.target_margin, task.world.size - task.target_margin
+    if region is not None and not lo < NEAR_WALL < task.world.size - NEAR_WALL:
+        raise ValueError(f"regions need target_margin < NEAR_WALL = {NEAR_WALL} < size - NEAR_WALL")
     targets = rng.uniform(lo, hi, size=(n, 2))
+    if region is not None:  # draw the targets of the region uniformly: each axis near a wall or not
+        near = {"centre": np.zeros(n, int), "wall": np.ones(n, int), "corner": np.full(n, 2)}[region]
+        axes = np.zeros((n, 2), bool)
+        axes[np.arange(n), rng.integers(0, 2, size=n)] = near >= 1
+        axes[:, :] |= (near == 2)[:, None]
+        edge = rng.uniform(lo, NEAR_WALL, size=(n, 2))
+        edge = np.where(rng.random((n, 2)) < 0.5, edge, task.world.size - edge)
+        inner = rng.uniform(NEAR_WALL, task.world.size - NEAR_WALL, size=(n, 2))
+        targets = np.where(axes, edge, inner)
     frames = render(traj.positions, task.world.radius, task.world.size)
     obs = Observation(frames, traj.positions[:, -1], traj.velocities[:, -1])
     return Starts(obs, targets)

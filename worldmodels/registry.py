@@ -263,6 +263,11 @@ register(ModelSpec(  # a text-to-video model: prompts, not start frames (the tes
     presets=_lazy("video_generation_training", "presets"),
     train=_lazy("video_generation_training", "train_from_config"), reference=CHECKPOINT_DIR / "video_diffusion.pt",
     config_of=_lazy("video_generation", "generator_config"), how="bench/generation.py --save"))
+register(ModelSpec(  # draws the tracks of 2-3 balls from a caption; the course's renderer draws them
+    "track_generator", chapter="9", label="multi-ball generator", build=_lazy("track_generation", "build"),
+    presets=_lazy("track_generation_training", "registry_presets"),
+    train=_lazy("track_generation_training", "train_from_config"), reference=CHECKPOINT_DIR / "track_generation.pt",
+    config_of=_lazy("track_generation", "generator_config"), how="bench/generation.py --save-tracks"))
 register(ModelSpec(  # predicts embeddings, never frames: no harness predictor
     "jepa", chapter="11", label="JEPA", build=_builder("jepa", "JEPA", "JEPAConfig"),
     presets=_lazy("jepa_training", "presets"), train=_lazy("jepa_training", "train_from_config"),

@@ -199,8 +199,18 @@ def _drop_frames(clips) -> np.ndarray:
     return out
 
 
+def _shift(clips, dy: int, dx: int) -> np.ndarray:
+    """Every frame's content moved by (dy, dx) px, the edge row and column repeated into the gap (same size)."""
+    h, w = clips.shape[-2:]
+    pad = [(0, 0)] * (clips.ndim - 2) + [(max(dy, 0), max(-dy, 0)), (max(dx, 0), max(-dx, 0))]
+    x = np.pad(clips, pad, mode="edge")
+    top, left = max(-dy, 0), max(-dx, 0)
+    return x[..., top : top + h, left : left + w]
+
+
 def post_process(clips, transform: str, seed: int = 0) -> np.ndarray:
-    """Apply one of POST_PROCESSING to clips (B, T, H, W); the result stays in [0, 1]."""
+    """Apply one of POST_PROCESSING or GEOMETRIC to clips (B, T, H, W); the result stays in [0, 1]. A crop
+    returns smaller frames (28 x 28 from 32 x 32, at an offset drawn from `seed`)."""
     clips = check_frames(clips, ndim=4, name="clips", dtype=np.float32)
     if transform == "none":
         out = clips
@@ -212,9 +222,20 @@ def post_process(clips, transform: str, seed: int = 0) -> np.ndarray:
         out = _down_up(clips)
     elif transform == "dropped frames":
         out = _drop_frames(clips)
+    elif transform == "shift 1 px":
+        out = _shift(clips, 1, 1)
+    elif transform == "crop 28 px":
+        h, w = clips.shape[-2:]
+        if min(h, w) < 28:
+            raise ValueError(f"a crop to 28 px needs frames of at least 28 x 28, got {h} x {w}")
+        oy, ox = np.random.default_rng(seed).integers(0, [h - 28 + 1, w - 28 + 1])
+        out = clips[..., oy : oy + 28, ox : ox + 28]
     else:
-        raise ValueError(f"unknown transform {transform!r}; choose one of {POST_PROCESSING}")
+        raise ValueError(f"unknown transform {transform!r}; choose one of {POST_PROCESSING + GEOMETRIC}")
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 POST_PROCESSING = ("none", "noise 0.05", "blur", "down/up x2", "dropped frames")
+# Attacks on where the pixels are rather than what they are: a watermark read at the key's own alignment loses
+# its mark; watermark.score(..., max_shift=, size=) searches the alignment.
+GEOMETRIC = ("shift 1 px", "crop 28 px")

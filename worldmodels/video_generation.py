@@ -25,7 +25,7 @@ from .diffusion import DiT, DiTConfig, sample
 from .evaluation import sharpness  # noqa: F401  (chapter 9 calls it as video_generation.sharpness)
 from .oracle import reflect
 from .laws import PASS_CURVE, clip_violations, law_pass, law_pass_curve, strict_tolerance, tracks_of
-from .validation import check_frames
+from .validation import check_frames, check_horizon
 from .video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig, fit_line
 
 HELD_OUT = (2, 1)  # (direction, speed) never seen in training: "downward leftward", "fast"
@@ -81,8 +81,15 @@ class Generator(torch.nn.Module):
                  n_steps: int | None = None, return_path: bool = False):
         """Prompts (B captions; "" = no prompt) -> frames (B, T, 32, 32) float32 numpy in [0, 1].
         return_path=True also returns the decoded frames after every sampling step (steps + 1, B, T, H, W)."""
-        if isinstance(prompts, str) or len(prompts) == 0:
-            raise ValueError("prompts must be a non-empty list of captions, e.g. ['a ball moving upward leftward , fast']")
+        if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)) or len(prompts) == 0 \
+                or not all(isinstance(p, str) for p in prompts):
+            raise ValueError("prompts must be a non-empty list of captions, e.g. ['a ball moving upward leftward , fast'], "
+                             f"got {prompts!r:.80}")
+        if guidance is not None and (isinstance(guidance, bool) or not isinstance(guidance, (int, float))
+                                     or not np.isfinite(guidance)):
+            raise ValueError(f"guidance must be a finite number (1 = no guidance), got {guidance!r}")
+        if n_steps is not None:
+            n_steps = check_horizon(n_steps, "n_steps")
         if n_frames != self.autoencoder.config.n_frames:
             raise ValueError(f"this generator draws clips of {self.autoencoder.config.n_frames} frames "
                              f"(a whole-clip latent), got n_frames={n_frames}")

@@ -85,27 +85,82 @@ def _detail(clips) -> np.ndarray:
     return clips - x
 
 
-def score(clips, key: int, config: WatermarkConfig = WatermarkConfig()) -> np.ndarray:
-    """The correlation statistic z of each clip (B,) with the key's pattern (about N(0, 1) when unmarked)."""
-    clips = _check_clips(clips, config)
-    b, t, h, w = clips.shape
-    k = config.block
-    chips = _detail(clips).reshape(b, t, h // k, k, w // k, k).sum(axis=(3, 5))
-    signs = chip_signs(key, (t, h, w), k)
+def _z(chips, signs) -> np.ndarray:
     norm = np.sqrt((chips**2).sum(axis=(1, 2, 3)))
     return (chips * signs).sum(axis=(1, 2, 3)) / np.maximum(norm, 1e-12)
 
 
-def threshold(fpr: float = 0.01) -> float:
-    """The z above which a clip is called marked, for a false-positive rate `fpr` (normal quantile)."""
+def offsets(shape: tuple[int, int], size: int, max_shift: int = 0) -> list[tuple[int, int]]:
+    """Where a received frame of `shape` (h, w) may sit in the key's size x size frame: every (dy, dx) with the
+    frame inside it, give or take `max_shift` px (the detector's search, `score(..., max_shift=, size=)`)."""
+    h, w = shape
+    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
+        raise ValueError(f"max_shift must be an integer >= 0, got {max_shift!r}")
+    if h > size + max_shift or w > size + max_shift:
+        raise ValueError(f"frames of {h} x {w} do not fit the key's {size} x {size} frame")
+    return [(dy, dx) for dy in range(-max_shift, size - h + max_shift + 1)
+            for dx in range(-max_shift, size - w + max_shift + 1)]
+
+
+def score(clips, key: int, config: WatermarkConfig = WatermarkConfig(), max_shift: int = 0,
+          size: int | None = None) -> np.ndarray:
+    """The correlation statistic z of each clip (B,) with the key's pattern (about N(0, 1) when unmarked).
+
+    By default the clip is read where the key put its pattern. A clip that was shifted (up to `max_shift` px) or
+    cropped out of a `size` x `size` frame is read at every placement (`offsets`): its fine detail is put back
+    where it would have been and summed over the key's chips; the score is the largest z. Each placement's z
+    is still about N(0, 1) when unmarked, so the search needs the higher threshold(fpr, tries=len(offsets))."""
+    clips = check_frames(clips, ndim=4, name="clips", dtype=np.float64)
+    b, t, h, w = clips.shape
+    k = config.block
+    if size is None and max_shift == 0:  # read where the key put its pattern
+        clips = _check_clips(clips, config)
+        chips = _detail(clips).reshape(b, t, h // k, k, w // k, k).sum(axis=(3, 5))
+        return _z(chips, chip_signs(key, (t, h, w), k))
+    size = max(h, w) if size is None else size
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 or size % k:
+        raise ValueError(f"size must be a positive multiple of block {k}, got {size!r}")
+    signs = chip_signs(key, (t, size, size), k)
+    detail = _detail(clips)
+    # A placement (dy, dx) = (k qy + py, k qx + px) groups the clip's pixels into chips by the remainders (py, px)
+    # only; the quotients say which of the key's chips each group meets. So sum the fine detail over the k x k
+    # groups once per remainder, then slide the groups over the key's chips (a group is inside the frame or not).
+    groups = {}
+    for py in range(k):
+        for px in range(k):
+            gh, gw = -(-(h + py) // k), -(-(w + px) // k)
+            padded = np.pad(detail, [(0, 0), (0, 0), (py, gh * k - h - py), (px, gw * k - w - px)])
+            groups[py, px] = padded.reshape(b, t, gh, k, gw, k).sum(axis=(3, 5))
+    n = size // k
+    best = np.full(b, -np.inf)
+    for dy, dx in offsets((h, w), size, max_shift):
+        (qy, py), (qx, px) = divmod(dy, k), divmod(dx, k)
+        g = groups[py, px]
+        y0, y1 = max(0, -qy), min(g.shape[2], n - qy)
+        x0, x1 = max(0, -qx), min(g.shape[3], n - qx)
+        chips = g[:, :, y0:y1, x0:x1]
+        best = np.maximum(best, _z(chips, signs[:, y0 + qy : y1 + qy, x0 + qx : x1 + qx]))
+    return best
+
+
+def threshold(fpr: float = 0.01, tries: int = 1) -> float:
+    """The z above which a clip is called marked, for a false-positive rate `fpr` (normal quantile). A detector
+    that takes the best of `tries` placements uses fpr / tries for each (Bonferroni: at most `fpr` overall)."""
     if not 0 < fpr < 1:
         raise ValueError(f"fpr must be in (0, 1), got {fpr}")
-    return NormalDist().inv_cdf(1 - fpr)
+    if isinstance(tries, bool) or not isinstance(tries, (int, np.integer)) or tries < 1:
+        raise ValueError(f"tries must be an integer >= 1, got {tries!r}")
+    return NormalDist().inv_cdf(1 - fpr / tries)
 
 
-def detect(clips, key: int, fpr: float = 0.01, config: WatermarkConfig = WatermarkConfig()) -> np.ndarray:
-    """True for each clip (B,) whose correlation with the key's pattern exceeds threshold(fpr)."""
-    return score(clips, key, config) > threshold(fpr)
+def detect(clips, key: int, fpr: float = 0.01, config: WatermarkConfig = WatermarkConfig(), max_shift: int = 0,
+           size: int | None = None) -> np.ndarray:
+    """True for each clip (B,) whose correlation with the key's pattern exceeds threshold(fpr) (searching
+    shifts up to `max_shift` px and crops out of a `size` x `size` frame, with the threshold that search needs)."""
+    z = score(clips, key, config, max_shift, size)
+    h, w = np.shape(clips)[-2:]
+    tries = 1 if size is None and max_shift == 0 else len(offsets((h, w), max(h, w) if size is None else size, max_shift))
+    return z > threshold(fpr, tries)
 
 
 def psnr(marked, original) -> float:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import TRAIN_WORLD
-from .physics import WorldConfig, random_actions, simulate
+from .data import CANONICAL, TRAIN_WORLD
+from .physics import WorldConfig, apply_push, initial_state, random_actions, simulate, step
 from .registry import config_from_dict, merge_config, stretch
 from .render import render_torch
 from .training import History, TrainConfig, batch_sampler, shard_rows, train
@@ -186,3 +186,77 @@ def train_from_config(config: dict, *, steps: int | None = None, shard=(0, 1), p
             raise ValueError(f"min_balls must be in 1..world.n_balls ({world.n_balls}), got {config['min_balls']}")
         pool = mixed_ball_pool(world, recipe, config["min_balls"])
     return train_world_model(model_config, recipe, world, progress=progress, shard=shard, pool=pool, **hooks)
+
+
+# ------------------------------------------------------------------- chapter 8: a fine-tune for planning
+
+# The recorded chapter-5 model saw pushes on a quarter of its frames (half the pool, push probability 0.3)
+# and balls that mostly fly freely. A planner asks it something else: dense pushes of up to max_push on
+# every frame, and balls brought to rest at a target, often beside a wall or in a corner. The fine-tune
+# below continues training the chapter-5 model on a pool that looks like that; chapter 8 plans with both.
+PLANNING_OPTIM = TrainConfig(steps=1500, lr=1e-3, warmup_steps=50, min_lr_fraction=0.0, grad_clip=1.0, eval_every=50, seed=1)
+PLANNING_RECIPE = TrainingRecipe(optim=PLANNING_OPTIM, batch_size=128, rollout_steps=10, decoded_steps=5,
+                                 pool_sequences=6144, pool_frames=24, action_fraction=1.0, push_prob=1.0, push_size=1.0)
+
+
+def planning_pool(world: WorldConfig, recipe: TrainingRecipe, near: float = 9.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fine-tune's pool, positions (n, T, 1, 2) and pushes (n, T, 2), in three equal parts:
+    - the chapter-5 kind: sparse random pushes (push probability 0.3) or none, so nothing is forgotten;
+    - dense random pushes: a push on every frame from a random onset, uniform in the disc of radius
+      recipe.push_size (the planner's random candidates);
+    - steered: a noisy feedback controller, push = clip(gain (goal - p) - damping v + noise), drives the
+      ball to a goal that is in a corner, beside a wall or in the centre (a third each; "beside" means
+      within `near` px of a wall), from a random onset on: the planner's good candidates, which end at rest
+      where the targets are.
+    Half of every part starts within `near` px of a wall. Deterministic for recipe.optim.seed."""
+    if world.n_balls != 1:
+        raise ValueError(f"the planning pool has one ball, got n_balls={world.n_balls}")
+    rng = np.random.default_rng(recipe.optim.seed)
+    n, t, size, r, top = recipe.pool_sequences, recipe.pool_frames, world.size, world.radius, recipe.push_size
+    p, v = initial_state(world, n, rng)
+    walled = rng.random(n) < 0.5  # move these starts next to a wall (one axis) or into a corner (both)
+    axes = rng.random((n, 2)) < np.array([[1.0, 0.4]])
+    flip = rng.random((n, 2)) < 0.5
+    edge = rng.uniform(r, near, size=(n, 2))
+    edge = np.where(flip, size - edge, edge)
+    p[:, 0] = np.where(walled[:, None] & axes, edge, p[:, 0])
+    part = rng.integers(0, 3, size=n)  # 0: chapter-5 kind, 1: dense random, 2: steered
+    onset = rng.integers(0, 8, size=n)
+    sparse = random_actions(n, t, rng, 0.3, top) * (rng.random(n) < 0.5)[:, None, None]
+    angle = rng.uniform(0, 2 * np.pi, size=(n, t))
+    norm = top * np.sqrt(rng.random((n, t)))
+    dense = np.stack([norm * np.cos(angle), norm * np.sin(angle)], axis=-1)
+    region = rng.integers(0, 3, size=n)  # goal: 0 centre, 1 wall, 2 corner
+    lo, hi = r + 3.0, size - r - 3.0
+    goal = rng.uniform(near, size - near, size=(n, 2))
+    side = np.where(rng.random((n, 2)) < 0.5, rng.uniform(lo, near, size=(n, 2)), rng.uniform(size - near, hi, size=(n, 2)))
+    which = rng.integers(0, 2, size=n)
+    goal[region == 2] = side[region == 2]
+    goal[region == 1, which[region == 1]] = side[region == 1, which[region == 1]]
+    gain, damping = rng.uniform(0.05, 0.8, size=(n, 1)), rng.uniform(0.0, 1.0, size=(n, 1))
+    noise = rng.normal(0.0, 0.3, size=(n, t, 2))
+    positions, actions = np.empty((n, t, 1, 2)), np.zeros((n, t, 2))
+    for k in range(t):
+        positions[:, k] = p
+        steer = gain * (goal - p[:, 0]) - damping * v[:, 0] + noise[:, k]
+        steer *= np.minimum(1.0, top / np.maximum(np.linalg.norm(steer, axis=-1, keepdims=True), 1e-12))
+        push = np.where((part == 0)[:, None], sparse[:, k], np.where((part == 1)[:, None], dense[:, k], steer))
+        actions[:, k] = push * (k >= onset)[:, None]
+        if k == t - 1:
+            break
+        v = apply_push(v, actions[:, k], world)
+        p, v = step(p, v, world)
+    return torch.from_numpy(positions).float(), torch.from_numpy(actions).float()
+
+
+def finetune_for_planning(model: WorldModel, recipe: TrainingRecipe = PLANNING_RECIPE, world: WorldConfig = CANONICAL,
+                          progress: bool = True, **train_options) -> tuple[WorldModel, History]:
+    """Continue training `model` (the chapter-5 world model, changed in place) on planning_pool(world,
+    recipe) with the course's loop and rollout loss; return it (eval mode) and the loss history.
+    Deterministic for a given model, recipe.optim.seed and thread count."""
+    if world.size != model.config.size:
+        raise ValueError(f"world.size ({world.size}) must equal the model's size ({model.config.size})")
+    next_batch = window_batches(world, recipe, model.config.context, pool=planning_pool(world, recipe))
+    history = train(model, lambda m, batch: rollout_loss(m, *batch), next_batch, recipe.optim,
+                    desc="fine-tuning the world model for planning", progress=progress, **train_options)
+    return model.eval(), history

@@ -25,6 +25,10 @@ recorded. On every page the test FAILS on:
   `overflow-x` is not `visible` must lie inside the article, have `overflow-x: auto` or `scroll`
   (`hidden`/`clip` would cut the formula off), and lie within the viewport.
 
+At 1280 px every figure a chapter shows is measured from the sizes its PNG records (worldmodels.plotting.
+figure_sizes, written when the notebook ran): no plot panel under 150 px, no frame of the world under about 2
+screen pixels per world pixel (60 px for 32 pixels), no legend text under 8 px.
+
 Each page is a first visit (local storage is cleared between pages). It also keeps the earlier
 checks: a title and a figure on every page, formulas typeset by MathJax from disk, and no broken
 internal link or anchor; and checks that collapsed plotting code (`hide-input`) opens on a click,
@@ -40,6 +44,7 @@ wrapped printed outputs) is printed at the end of the session.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import sys
@@ -228,6 +233,12 @@ _COURSE_MAP_JS = """
 })()
 """
 
+# Every figure in a cell output: where it is, the file it shows, its width on screen and in the file.
+_FIGURES_JS = "(() => {" + _HELPERS_JS + """
+  return [...article.querySelectorAll('.cell_output img')].filter(visible).map(img => ({...where(img),
+    src: img.currentSrc || img.src, shown_px: img.getBoundingClientRect().width, natural_px: img.naturalWidth}));
+})()"""
+
 # Collapsed plotting code: closed at first, open after a click on its summary, code then visible.
 _TOGGLE_JS = """
 (() => {
@@ -282,6 +293,7 @@ def _visit(page, path):
     result = {"dom": page.evaluate("document.documentElement.outerHTML")}
     result["laptop"] = page.evaluate(_LAPTOP_JS)
     result["laptop"]["course_map"] = page.evaluate(_COURSE_MAP_JS)
+    result["laptop"]["figures"] = page.evaluate(_FIGURES_JS)
     result["toggles"] = page.evaluate(_TOGGLE_JS)
     page.send("Emulation.setDeviceMetricsOverride", PHONE)
     page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
@@ -463,6 +475,49 @@ def test_course_map_is_readable(rendered, width):
         assert card and chapter.headline in card[0], f"{chapter.name} has no card with its headline"
 
 
+# What a reader must be able to read in a figure on a laptop (1280 px): a plot panel at least 150 px wide,
+# a frame of the world drawn with about 2 screen pixels per world pixel (at least 60 px for the 32-pixel world),
+# legend and colour-bar text at least 8 px high (the theme's smallest text, its footer, is 12 px; figure
+# labels are read at the figure's own scale). On a phone the reader zooms a figure; panels are not
+# measured there.
+MIN_PLOT_PX, MIN_FRAME_PX_PER_PIXEL, MIN_LEGEND_PX = 150, 1.875, 8
+
+
+def _figure_problems(figures):
+    """Problems of the figures a page shows, from the sizes their PNGs record (worldmodels.plotting)."""
+    from worldmodels.plotting import read_figure_sizes
+
+    problems, measured = [], 0
+    for figure in figures:
+        url = urlparse(figure["src"])
+        if url.scheme != "file" or not url.path.endswith(".png"):
+            continue
+        sizes = read_figure_sizes(Path(unquote(url.path)).read_bytes())
+        place = f"code cell {figure['code_cell']} (section {figure['section']})"
+        if sizes is None:
+            problems.append(f"{place}: the figure does not record its sizes: re-execute the notebook "
+                            "(worldmodels.plotting.use_course_style makes every inline figure record them)")
+            continue
+        measured += 1
+        scale = figure["shown_px"] / figure["natural_px"]
+        if sizes["plot_px"] is not None and sizes["plot_px"] * scale < MIN_PLOT_PX:
+            problems.append(f"{place}: a plot panel is {sizes['plot_px'] * scale:.0f} px wide on screen "
+                            f"(at least {MIN_PLOT_PX}: fewer panels per row, or a wider figure)")
+        if sizes["frame_px"] is not None and sizes["frame_px"] * scale < MIN_FRAME_PX_PER_PIXEL * sizes["frame_res"]:
+            problems.append(f"{place}: a frame of {sizes['frame_res']} pixels is drawn {sizes['frame_px'] * scale:.0f} px "
+                            f"wide on screen (at least {MIN_FRAME_PX_PER_PIXEL * sizes['frame_res']:.0f}: fewer frames per row)")
+        if sizes["legend_px"] is not None and sizes["legend_px"] * scale < MIN_LEGEND_PX:
+            problems.append(f"{place}: legend text is {sizes['legend_px'] * scale:.1f} px high on screen "
+                            f"(at least {MIN_LEGEND_PX}: a larger font, fewer entries, or the legend outside the axes)")
+    return problems, measured
+
+
+@pytest.mark.parametrize("toc_file", PAGES)
+def test_figures_are_readable_at_1280px(rendered, toc_file):
+    problems, _ = _figure_problems(_seen(rendered, toc_file)["laptop"]["figures"])
+    assert not problems, f"{toc_file}: {len(problems)} figure(s) too small to read at 1280 px:\n" + _bullets(problems)
+
+
 @pytest.mark.parametrize("toc_file", PAGES)
 def test_collapsed_code_opens_on_click(rendered, toc_file):
     toggles = _seen(rendered, toc_file)["toggles"]
@@ -509,6 +564,7 @@ _BROKEN_PAGE = """<!DOCTYPE html><html><head><meta name="viewport" content="widt
 <tr>%s</tr></table></div></div></div>
 <div class="math"><mjx-container display="true" style="display: block; width: 500px">x</mjx-container></div>
 <table><tr><td>a narrow table without a scroll box</td></tr></table>
+<div class="cell"><div class="cell_output"><img src="small.png" style="width: 200px"></div></div>
 <script>console.error("an error"); throw new Error("boom")</script>
 </article></body></html>"""
 
@@ -519,6 +575,7 @@ def test_the_checks_catch_what_they_should(tmp_path):
     if chromium is None:
         pytest.fail("Debian's chromium is not installed: `make browser` installs it")
     page_path = tmp_path / "broken.html"
+    (tmp_path / "small.png").write_bytes(base64.b64decode(_small_figure()))
     page_path.write_text(_BROKEN_PAGE % ("x" * 400, "<td>wide column</td>" * 40))
     with Browser(chromium) as browser:
         page = browser.new_page()
@@ -537,6 +594,31 @@ def test_the_checks_catch_what_they_should(tmp_path):
     assert sum("clipped" in p for p in problems) == 1  # the formula, cut off by div.math
     assert sum("no scroll box" in p for p in problems) == 2  # the two tables
     assert seen["phone"]["page_width"] > 391  # the wide table and the long line widen the page
+    problems, measured = _figure_problems(seen["laptop"]["figures"])
+    assert measured == 1 and len(problems) == 3, problems  # a narrow plot, a small frame, small legend text
+    assert any("plot panel" in p for p in problems) and any("frame of 32" in p for p in problems)
+
+
+def _small_figure():
+    """A figure too small to read once shown 200 px wide: three plots and a frame of the world."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from worldmodels.plotting import figure_png, use_course_style
+
+    use_course_style()
+    fig, axes = plt.subplots(1, 4, figsize=(8, 2))
+    for ax in axes[:3]:
+        ax.plot([0, 1], [0, 1], label="a line")
+    axes[0].legend()
+    axes[3].imshow(np.zeros((32, 32)))
+    axes[3].axis("off")
+    png = figure_png(fig)
+    plt.close(fig)
+    return png
 
 
 def _notebook_pages():

@@ -6,9 +6,8 @@ whose answers are computed by hand in the comments.
 
 import numpy as np
 
-from worldmodels.centroid import centroids
 from worldmodels.grading import exercise_test
-from worldmodels.physics import WorldConfig, kinetic_energy, simulate
+from worldmodels.physics import WorldConfig, simulate
 from worldmodels.render import render
 
 
@@ -87,59 +86,65 @@ def kinetic_energy_sums_balls_and_checks_shape(ns):
     raise AssertionError("expected a ValueError for velocities of shape (2, 4, 3) (last axis must be 2), got none")
 
 
-@exercise_test("ex1.2", points=1, hint="Energy is conserved by elastic bounces: compare with worldmodels.physics.")
+@exercise_test("ex1.2", points=1, hint="Energy is conserved by elastic bounces: sum 0.5 (vx^2 + vy^2) over the balls of each frame.")
 def kinetic_energy_matches_the_simulator(ns):
     traj = simulate(WorldConfig(n_balls=3), batch=2, n_frames=6, seed=2)
     energy = np.asarray(ns["kinetic_energy"](traj.velocities))
-    expected = kinetic_energy(traj.velocities)
+    expected = 0.5 * (traj.velocities.astype(np.float64) ** 2).sum(axis=(-2, -1))  # (2, 6), by the definition
     assert energy.shape == expected.shape, f"expected shape {expected.shape}, got {energy.shape}"
     assert energy.dtype.kind == "f", f"expected a floating-point array, got dtype {energy.dtype}"
     assert np.allclose(energy, expected), f"expected {expected[0].round(3).tolist()}, got {energy[0].round(3).tolist()}"
 
 
-# ex1.3 centroid(frame): intensity-weighted mean position (x, y) of one (H, W) frame.
+# ex1.3 ink_radius(frame): the radius sqrt(ink / pi) of a disc whose area is the frame's total intensity.
 
 
-def _xy(result, what):
-    xy = np.asarray(result, dtype=float)
-    assert xy.shape == (2,), f"expected {what} to return (x, y) of shape (2,), got shape {xy.shape}"
-    assert np.all(np.isfinite(xy)), f"expected finite coordinates, got {xy.tolist()}"
-    return xy
+def _radius(result, what):
+    r = np.asarray(result, dtype=float)
+    assert r.shape == (), f"expected {what} to return one number, got shape {r.shape}"
+    assert np.isfinite(r), f"expected a finite radius, got {float(r)}"
+    return float(r)
 
 
-@exercise_test("ex1.3", points=1, hint="Pixel (row i, column j) has its centre at x = j + 0.5, y = i + 0.5.")
-def centroid_of_one_pixel(ns):
+@exercise_test("ex1.3", points=1, hint="The ink is the sum of all intensities; the radius of a disc of area A is sqrt(A / pi).")
+def radius_of_one_pixel(ns):
     frame = np.zeros((4, 6), dtype=np.float32)
-    frame[1, 4] = 1.0
-    xy = _xy(ns["centroid"](frame), "centroid")
-    assert np.allclose(xy, [4.5, 1.5]), f"expected (4.5, 1.5) for a lit pixel at row 1, column 4, got {xy.tolist()}"
+    frame[1, 4] = 1.0  # ink 1 -> sqrt(1 / pi) = 0.5642
+    r = _radius(ns["ink_radius"](frame), "ink_radius")
+    assert np.isclose(r, 0.5641895835), f"expected sqrt(1 / pi) = 0.5642 for one inked pixel, got {r:.4f}"
 
 
-@exercise_test("ex1.3", points=1, hint="Weight each pixel centre by its intensity and divide by the total intensity.")
-def centroid_is_intensity_weighted(ns):
+@exercise_test("ex1.3", points=1, hint="Every pixel counts by its grey level: half-lit pixels add half their area.")
+def radius_weighs_grey_levels(ns):
     frame = np.zeros((5, 5), dtype=np.float32)
-    frame[0, 0], frame[4, 2] = 0.25, 0.75  # x = 0.25*0.5 + 0.75*2.5 = 2.0, y = 0.25*0.5 + 0.75*4.5 = 3.5
-    xy = _xy(ns["centroid"](frame), "centroid")
-    assert np.allclose(xy, [2.0, 3.5]), f"expected (2.0, 3.5), got {xy.tolist()}"
-    xy = _xy(ns["centroid"](np.ones((4, 8), dtype=np.float32)), "centroid")
-    assert np.allclose(xy, [4.0, 2.0]), f"expected the centre (4.0, 2.0) of a uniform 4x8 frame, got {xy.tolist()}"
+    frame[0, 0], frame[4, 2], frame[2, 2] = 0.25, 0.75, 2 * np.pi - 1.0  # ink 2 pi -> sqrt(2) = 1.4142
+    r = _radius(ns["ink_radius"](frame), "ink_radius")
+    assert np.isclose(r, np.sqrt(2.0), rtol=1e-6), f"expected sqrt(2) = 1.4142 for an ink of 2 pi, got {r:.4f}"
+    frame = np.full((4, 8), 0.5, dtype=np.float32)  # ink 16 -> 4 / sqrt(pi) = 2.2568
+    r = _radius(ns["ink_radius"](frame), "ink_radius")
+    assert np.isclose(r, 4 / np.sqrt(np.pi), rtol=1e-6), f"expected 4 / sqrt(pi) = 2.2568 for a 4 x 8 frame at 0.5, got {r:.4f}"
 
 
-@exercise_test("ex1.3", points=1, hint="An all-zero frame has no centroid: raise ValueError instead of dividing by 0.")
-def centroid_rejects_empty_frame(ns):
-    try:
-        result = ns["centroid"](np.zeros((4, 4), dtype=np.float32))
-    except ValueError:
-        return
-    raise AssertionError(f"expected a ValueError for an all-zero frame, got {result!r}")
+@exercise_test("ex1.3", points=1, hint="Raise ValueError for a frame that is not (H, W) and for one whose intensities sum to 0 or less.")
+def radius_rejects_bad_frames(ns):
+    for frame, why in ((np.zeros((4, 4), dtype=np.float32), "an all-zero frame has no ink"),
+                       (np.ones((2, 4, 4), dtype=np.float32), "a (2, 4, 4) array is not one (H, W) frame")):
+        try:
+            result = ns["ink_radius"](frame)
+        except ValueError:
+            continue
+        raise AssertionError(f"expected a ValueError ({why}), got {result!r}")
 
 
-@exercise_test("ex1.3", points=1, hint="Use every pixel, weighted by its grey level, not only the fully lit ones.")
-def centroid_finds_a_rendered_ball(ns):
-    frame = render(np.array([[10.3, 20.7]]), radius=3.0, size=32)  # (32, 32), anti-aliased edge
-    expected = centroids(frame)[0]
-    xy = _xy(ns["centroid"](frame), "centroid")
-    assert np.allclose(xy, expected, atol=1e-6), f"expected {expected.round(4).tolist()}, got {xy.round(4).tolist()}"
+@exercise_test("ex1.3", points=1, hint="Sum every pixel, the anti-aliased rim included, not only the fully lit ones.")
+def radius_of_rendered_balls(ns):
+    # the renderer's rim adds pi / 12 to the disc's area: sqrt(r^2 + 1 / 12), so 3.014 for r = 3
+    for radius, centre in ((3.0, [10.3, 20.7]), (4.5, [16.0, 15.2]), (2.0, [6.6, 25.1])):
+        frame = render(np.array([centre]), radius=radius, size=32)  # (32, 32)
+        expected = float(np.sqrt(frame.sum(dtype=np.float64) / np.pi))
+        r = _radius(ns["ink_radius"](frame), "ink_radius")
+        assert np.isclose(r, expected, rtol=1e-5), (
+            f"expected {expected:.4f} for a ball of radius {radius} rendered at {centre}, got {r:.4f}")
 
 
 # The package functions that answer each exercise: while its tests run in the grader they are
@@ -150,5 +155,5 @@ ANSWERS = {
         "worldmodels.geometry.wall_step",
     ),
     "ex1.2": ("worldmodels.physics.kinetic_energy",),
-    "ex1.3": ("worldmodels.centroid.centroids",),
+    "ex1.3": (),  # no package function reads a radius from the ink (centroids reads the position, a tool)
 }

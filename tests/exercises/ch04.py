@@ -7,6 +7,8 @@ whose answers are worked out by hand in the comments.
 import numpy as np
 import torch
 
+from worldmodels.centroid import centroids
+from worldmodels.data import CANONICAL
 from worldmodels.grading import exercise_test
 from worldmodels.render import render
 
@@ -45,52 +47,63 @@ def copy_last_any_horizon(ns):
     _array(ns["copy_last_frame"](context.copy(), None, 7), "copy_last_frame(horizon=7)", (3, 7, 4, 4))
 
 
-# ex4.2 ball_position(frame): (H, W) -> (x, y), the intensity-weighted mean of the pixel centres.
+# ex4.2 constant_velocity_step(window): two frames (B, 2, H, W) -> the next frame (B, H, W), the ball moved on by
+# its last displacement and drawn again (CANONICAL's radius and size).
 
 
-@exercise_test("ex4.2", points=1, hint="Pixel (row i, column j) has its centre at x = j + 0.5, y = i + 0.5.")
-def position_of_one_pixel(ns):
-    frame = np.zeros((6, 8))
-    frame[2, 5] = 1.0  # row 2, column 5 -> centre (5.5, 2.5)
-    pos = _array(ns["ball_position"](frame), "ball_position", (2,))
-    assert np.allclose(pos, [5.5, 2.5]), f"expected (x, y) = (5.5, 2.5) for the lit pixel at row 2, column 5, got {pos.tolist()}"
+def _pair(first, second):
+    """A window (B, 2, 32, 32): frame 0 with the balls at `first` (B, 2), frame 1 at `second`."""
+    return np.stack([render(np.asarray(first, dtype=float)[:, None], CANONICAL.radius, CANONICAL.size),
+                     render(np.asarray(second, dtype=float)[:, None], CANONICAL.radius, CANONICAL.size)], axis=1)
 
 
-@exercise_test("ex4.2", points=1, hint="Weigh each pixel centre by its intensity and divide by the total intensity.")
-def position_is_weighted(ns):
-    frame = np.zeros((4, 4))
-    frame[1, 0], frame[1, 3] = 1.0, 3.0  # x: (0.5 * 1 + 3.5 * 3) / 4 = 2.75, y: 1.5
-    pos = _array(ns["ball_position"](frame), "ball_position", (2,))
-    assert np.allclose(pos, [2.75, 1.5]), f"expected (2.75, 1.5), got {pos.tolist()}"
-    # a rendered ball away from the walls decodes to its centre within a small fraction of a pixel
-    ball = render(np.array([[12.3, 20.6]]), 3.0, 32)
-    pos = _array(ns["ball_position"](ball), "ball_position", (2,))
-    assert np.allclose(pos, [12.3, 20.6], atol=0.05), f"expected about (12.3, 20.6) for a ball rendered there, got {pos.round(3).tolist()}"
+@exercise_test("ex4.2", points=1, hint="Decode the ball in both frames (centroids), p_next = 2 * p_last - p_before, then render at p_next.")
+def step_moves_the_ball_on(ns):
+    # (10, 12) -> (12, 13): the next position is (14, 14); (20, 8) -> (19, 10): (18, 12)
+    window = _pair([[10.0, 12.0], [20.0, 8.0]], [[12.0, 13.0], [19.0, 10.0]])
+    out = _array(ns["constant_velocity_step"](window), "constant_velocity_step", (2, 32, 32))
+    expected = render(np.array([[[14.0, 14.0]], [[18.0, 12.0]]]), CANONICAL.radius, CANONICAL.size)
+    worst = float(np.abs(out - expected).max())  # decoding is sub-pixel exact away from the walls: grey levels differ by < 0.1
+    assert worst < 0.1, f"expected the balls drawn at (14, 14) and (18, 12), got frames that differ by up to {worst:.2f}"
 
 
-# ex4.3 wrong_pixels(pred, true, threshold): fraction of pixels where (pred > t) != (true > t), per frame.
+@exercise_test("ex4.2", points=1, hint="Use the frames' own positions (decode them), not a fixed velocity; the result is one frame per window.")
+def step_follows_any_velocity(ns):
+    rng = np.random.default_rng(4)
+    first = rng.uniform(11.0, 21.0, size=(6, 2))
+    second = first + rng.uniform(-2.0, 2.0, size=(6, 2))  # the next position stays in [7, 25]: away from the walls
+    out = _array(ns["constant_velocity_step"](_pair(first, second)), "constant_velocity_step", (6, 32, 32))
+    found = centroids(out)[:, 0]
+    error = float(np.abs(found - (2 * second - first)).max())
+    assert error < 0.05, f"expected each ball at 2 * p_last - p_before, got one {error:.2f} px away"
 
 
-@exercise_test("ex4.3", points=1, hint="Threshold both images with > threshold, compare, and average over the last two axes.")
-def wrong_pixels_by_hand(ns):
+# ex4.3 ball_overlap(pred, true, threshold): per frame, |lit in both| / |lit in either| (1 when neither is lit).
+
+
+@exercise_test("ex4.3", points=1, hint="Threshold both images with > threshold; overlap = pixels lit in both / pixels lit in either.")
+def overlap_by_hand(ns):
     pred = np.array([[0.9, 0.2], [0.6, 0.0]])
     true = np.array([[1.0, 1.0], [0.0, 0.0]])
-    # thresholded: pred [[1, 0], [1, 0]], true [[1, 1], [0, 0]] -> 2 of 4 pixels disagree
-    frac = float(np.asarray(ns["wrong_pixels"](pred, true, 0.5)))
-    assert np.isclose(frac, 0.5), f"expected 0.5 (2 of 4 pixels wrong), got {frac}"
-    frac = float(np.asarray(ns["wrong_pixels"](pred, true, 0.1)))  # pred > 0.1: [[1, 1], [1, 0]] -> 1 wrong
-    assert np.isclose(frac, 0.25), f"expected 0.25 with threshold 0.1, got {frac}"
+    # thresholded at 0.5: pred lit at (0, 0), (1, 0); true at (0, 0), (0, 1): both 1 pixel, either 3 -> 1 / 3
+    value = float(np.asarray(ns["ball_overlap"](pred, true, 0.5)))
+    assert np.isclose(value, 1 / 3), f"expected 1/3 (1 pixel lit in both, 3 in either), got {value}"
+    value = float(np.asarray(ns["ball_overlap"](pred, true, 0.1)))  # pred > 0.1: 3 pixels lit; both 2, either 3
+    assert np.isclose(value, 2 / 3), f"expected 2/3 with threshold 0.1, got {value}"
+    value = float(np.asarray(ns["ball_overlap"](np.zeros((2, 2)), np.zeros((2, 2)), 0.5)))
+    assert np.isclose(value, 1.0), f"expected 1 for two empty frames (both agree: no ball), got {value}"
 
 
-@exercise_test("ex4.3", points=1, hint="Keep the leading axes: (B, K, H, W) inputs give a (B, K) result.")
-def wrong_pixels_keeps_batch_axes(ns):
+@exercise_test("ex4.3", points=1, hint="Keep the leading axes: (B, K, H, W) inputs give a (B, K) result; sum over the last two axes only.")
+def overlap_keeps_batch_axes(ns):
     rng = np.random.default_rng(1)
     pred, true = rng.random((2, 3, 4, 5)), rng.random((2, 3, 4, 5))
-    out = _array(ns["wrong_pixels"](pred, true, 0.5), "wrong_pixels", (2, 3))
-    expected = ((pred > 0.5) != (true > 0.5)).mean(axis=(-2, -1))
+    out = _array(ns["ball_overlap"](pred, true, 0.5), "ball_overlap", (2, 3))
+    a, b = pred > 0.5, true > 0.5
+    expected = (a & b).sum(axis=(-2, -1)) / (a | b).sum(axis=(-2, -1))
     assert np.allclose(out, expected), f"expected {expected.round(3).tolist()}, got {out.round(3).tolist()}"
-    same = _array(ns["wrong_pixels"](true, true, 0.5), "wrong_pixels", (2, 3))
-    assert np.all(same == 0), f"expected zeros for a perfect prediction, got {same.tolist()}"
+    same = _array(ns["ball_overlap"](true, true, 0.5), "ball_overlap", (2, 3))
+    assert np.all(same == 1), f"expected ones for a perfect prediction, got {same.tolist()}"
 
 
 # ex4.4 rollout(step, context, horizon, n_input): feed predictions back, (B, C, H, W) -> (B, horizon, H, W).
@@ -132,7 +145,7 @@ def rollout_uses_last_frames_only(ns):
 # unavailable to the learner's code (worldmodels/grading/answers.py). Empty: none answers it.
 ANSWERS = {
     "ex4.1": ("worldmodels.evaluation.copy_last",),
-    "ex4.2": ("worldmodels.centroid.centroids",),
-    "ex4.3": ("worldmodels.evaluation.wrong_pixel_fraction",),
+    "ex4.2": (),  # no package function moves a drawn ball on; centroids and render are the tools it uses
+    "ex4.3": (),  # no package function measures the overlap; evaluation.wrong_pixel_fraction (a tool of the harness) counts the disagreeing pixels
     "ex4.4": ("worldmodels.next_frame.rollout",),
 }

@@ -46,29 +46,6 @@ def loss_with_one_imagined_step(ns):
     assert np.isclose(got, expected.item(), rtol=1e-4), f"expected {expected.item():.4f} nats per frame, got {got:.4f}"
 
 
-@exercise_test("ex5.1", points=1, hint="Imagine from the latent of the first c = model.config.context frames only, with actions[:, c - 1], actions[:, c], ...; never encode later frames.")
-def loss_over_a_long_rollout(ns):
-    model = _tiny_model(1)
-    frames, actions = torch.rand(2, 3 + 6, 32, 32), torch.randn(2, 9, 2)
-    expected = wm.rollout_loss(model, frames, actions).item()
-    got = _number(ns["rollout_loss"](model, frames, actions), "rollout_loss")
-    assert np.isclose(got, expected, rtol=1e-4), f"expected {expected:.4f} nats per frame for K = 6, got {got:.4f}"
-
-
-@exercise_test("ex5.1", points=1, hint="Keep the computation in torch (no .item() or numpy inside) so the loss can be backpropagated.")
-def loss_trains_the_dynamics(ns):
-    model = _tiny_model(2)
-    frames, actions = torch.rand(2, 5, 32, 32), torch.zeros(2, 5, 2)
-    loss = ns["rollout_loss"](model, frames, actions)
-    assert isinstance(loss, torch.Tensor) and loss.requires_grad, "expected a torch scalar that carries gradients"
-    loss.backward()
-    grad = model.dynamics[0].weight.grad
-    assert grad is not None and grad.abs().sum() > 0, "expected a gradient on the dynamics: the loss must go through model.step"
-    reference = _tiny_model(2)
-    wm.rollout_loss(reference, frames, actions).backward()
-    assert torch.allclose(grad, reference.dynamics[0].weight.grad, rtol=1e-4, atol=1e-6), \
-        "expected the dynamics' gradient of the rollout loss (reconstruction + imagined frames, mean per frame)"
-
 
 # ex5.2 probe_r2(train_z, train_y, test_z, test_y): affine least squares on train, R^2 per column on test.
 
@@ -94,18 +71,24 @@ def probe_r2_by_hand(ns):
     assert np.isclose(r2[0], expected), f"expected R^2 = {expected:.4f} (worse than the mean), got {r2[0]:.4f}"
 
 
-# ex5.3 imagine_plans(model, context, plans): one context (C, H, W), P plans (P, K, 2) -> frames (P, K, H, W).
+# ex5.3 imagine_plans(model, context, plans): one context (C, H, W), P plans (P, K, 2) -> latents (P, K, latent).
 
 
-@exercise_test("ex5.3", points=1, hint="Repeat the context for every plan (e.g. context[None].repeat(P, 1, 1, 1)), encode, imagine with the plans, decode.")
+def _latents(result, shape):
+    got = result.detach() if isinstance(result, torch.Tensor) else torch.as_tensor(np.asarray(result))
+    assert tuple(got.shape) == shape, f"expected shape {shape} (plans, steps, latent), got {tuple(got.shape)}"
+    assert torch.isfinite(got).all(), "expected finite latents"
+    return got.float()
+
+
+@exercise_test("ex5.3", points=1, hint="Repeat the context for every plan (e.g. context[None].repeat(P, 1, 1, 1)), encode, then imagine with the plans.")
 def plans_give_the_models_futures(ns):
     model = _tiny_model(3)
     context, plans = torch.rand(5, 32, 32), torch.randn(3, 4, 2)
-    got = ns["imagine_plans"](model, context, plans)
-    got = got.detach() if isinstance(got, torch.Tensor) else torch.as_tensor(np.asarray(got))
-    assert tuple(got.shape) == (3, 4, 32, 32), f"expected shape (3 plans, 4 steps, 32, 32), got {tuple(got.shape)}"
-    expected = model.predict(context[None].repeat(3, 1, 1, 1), plans)
-    assert torch.allclose(got.float(), expected, atol=1e-5), "expected the decoded frames (in [0, 1]) of each plan's imagined rollout"
+    got = _latents(ns["imagine_plans"](model, context, plans), (3, 4, 6))
+    with torch.no_grad():  # the model's own parts: one encoding, repeated, rolled on by each plan's pushes
+        expected = model.imagine(model.encode(context[None]).repeat(3, 1), plans)
+    assert torch.allclose(got, expected, atol=1e-5), "expected the imagined latents z_1 .. z_K of each plan's rollout"
 
 
 @exercise_test("ex5.3", points=1, hint="Each plan must use its own pushes: plan i uses plans[i, k] at step k.")
@@ -114,11 +97,11 @@ def different_plans_differ(ns):
     context = torch.rand(3, 32, 32)
     plans = torch.zeros(2, 3, 2)
     plans[1] = 3.0
-    got = ns["imagine_plans"](model, context, plans)
-    got = got.detach() if isinstance(got, torch.Tensor) else torch.as_tensor(np.asarray(got))
+    got = _latents(ns["imagine_plans"](model, context, plans), (2, 3, 6))
     assert not torch.allclose(got[0], got[1]), "expected different futures for different plans of pushes"
-    single = model.predict(context[None], plans[:1])
-    assert torch.allclose(got[0].float(), single[0], atol=1e-5), "expected plan 0 to match a rollout of that plan alone"
+    with torch.no_grad():
+        single = model.imagine(model.encode(context[None]), plans[:1])
+    assert torch.allclose(got[0], single[0], atol=1e-5), "expected plan 0 to match a rollout of that plan alone"
 
 
 # The package functions that answer each exercise: while its tests run in the grader they are
@@ -131,5 +114,6 @@ ANSWERS = {
         "worldmodels.probe.r2_score",
         "worldmodels.probe.LinearProbe.predict",
     ),
-    "ex5.3": ("worldmodels.world_model.WorldModel.predict",),
+    "ex5.3": (),  # no package function imagines latents for a batch of plans from one context; encode and
+                  # imagine are the model's parts, which every chapter needs (so is WorldModel.predict, which decodes)
 }

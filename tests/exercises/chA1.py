@@ -26,7 +26,8 @@ def _raises_value_error(func, *args, **kwargs):
     return False, result
 
 
-# exA1.1 shard_rows(batch_size, rank, world_size) -> slice(rank * part, (rank + 1) * part), part = batch_size // world_size.
+# exA1.1 shard_rows(batch_size, rank, world_size) -> a slice: contiguous shares in rank order, the first
+# batch_size % world_size ranks keeping one row more.
 
 
 def _rows(ns, batch_size, rank, world_size):
@@ -34,7 +35,7 @@ def _rows(ns, batch_size, rank, world_size):
     return torch.arange(batch_size)[ns["shard_rows"](batch_size, rank, world_size)].tolist()
 
 
-@exercise_test("exA1.1", points=1, hint="Each rank keeps part = batch_size // world_size rows: slice(rank * part, (rank + 1) * part).")
+@exercise_test("exA1.1", points=1, hint="When world_size divides batch_size, each rank keeps part = batch_size // world_size rows: slice(rank * part, (rank + 1) * part).")
 def rows_by_hand(ns):
     # 16 rows, 2 ranks: 8 each; rank 0 keeps rows 0..7, rank 1 rows 8..15
     assert _rows(ns, 16, 0, 2) == list(range(0, 8)), f"expected rows 0..7 for rank 0 of 2 in a batch of 16, got {_rows(ns, 16, 0, 2)}"
@@ -43,22 +44,25 @@ def rows_by_hand(ns):
     assert _rows(ns, 12, 1, 3) == [4, 5, 6, 7], f"expected rows [4, 5, 6, 7] for rank 1 of 3 in a batch of 12, got {_rows(ns, 12, 1, 3)}"
 
 
-@exercise_test("exA1.1", points=1, hint="The shares are contiguous and in rank order: put ranks 0, 1, ... side by side and you get the whole batch back.")
-def shares_rebuild_the_batch(ns):
-    for batch_size, world_size in ((12, 1), (12, 4), (12, 12), (128, 8)):
+@exercise_test("exA1.1", points=1, hint="10 rows over 4 ranks: 3, 3, 2, 2 rows. Rank r starts at r * (batch_size // world_size) + min(r, batch_size % world_size).")
+def uneven_shares_rebuild_the_batch(ns):
+    # 10 rows over 4 ranks: rows 0-2, 3-5, 6-7, 8-9
+    assert _rows(ns, 10, 2, 4) == [6, 7], f"expected rows [6, 7] for rank 2 of 4 in a batch of 10, got {_rows(ns, 10, 2, 4)}"
+    for batch_size, world_size in ((10, 4), (12, 5), (7, 7), (130, 8), (12, 1)):
         shares = [_rows(ns, batch_size, rank, world_size) for rank in range(world_size)]
-        sizes = sorted({len(s) for s in shares})
-        assert sizes == [batch_size // world_size], (
-            f"expected every rank of {world_size} to keep {batch_size // world_size} of {batch_size} rows, got sizes {sizes}")
+        part, extra = divmod(batch_size, world_size)
+        sizes = [len(s) for s in shares]
+        expected = [part + 1] * extra + [part] * (world_size - extra)
+        assert sizes == expected, f"expected {world_size} ranks of a batch of {batch_size} to keep {expected} rows, got {sizes}"
         joined = sum(shares, [])
         assert joined == list(range(batch_size)), (
             f"expected ranks 0..{world_size - 1} of a batch of {batch_size} to keep contiguous rows that, side by side, "
             f"give rows 0..{batch_size - 1} once each, got {joined[:16]}{'...' if len(joined) > 16 else ''}")
 
 
-@exercise_test("exA1.1", points=1, hint="Check world_size before dividing by it (0 must be a ValueError, not a ZeroDivisionError), then batch_size % world_size, then 0 <= rank < world_size.")
+@exercise_test("exA1.1", points=1, hint="Check world_size >= 1 first (0 must be a ValueError, not a ZeroDivisionError), then batch_size >= world_size, then 0 <= rank < world_size.")
 def bad_shards_raise_value_error(ns):
-    for args, why in (((10, 0, 4), "4 ranks cannot split 10 rows evenly"),
+    for args, why in (((3, 0, 4), "4 ranks cannot each keep a row of a batch of 3"),
                       ((16, 2, 2), "rank 2 does not exist among 2 ranks (0 and 1)"),
                       ((16, -1, 2), "rank -1 is not a rank"),
                       ((16, 0, 0), "0 ranks cannot train")):
@@ -191,8 +195,7 @@ def bad_input_raises_value_error(ns):
 # The package functions that answer each exercise: while its tests run in the grader they are
 # unavailable to the learner's code (worldmodels/grading/answers.py). Empty: none answers it.
 ANSWERS = {
-    "exA1.1": ("worldmodels.world_model_training.window_batches",  # checks the shard and cuts its rows
-               "worldmodels.training.shard_rows"),  # the shard of every model: the same slice
+    "exA1.1": (),  # training.shard_rows (which window_batches uses) refuses a batch the ranks do not divide evenly
     "exA1.2": (),  # no package function returns a gradient: training.train lets DDP average them inside backward
     "exA1.3": (),  # the appendix computes its scaled learning rates inline; training.learning_rate is the schedule
 }

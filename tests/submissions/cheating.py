@@ -65,13 +65,14 @@ def _rewrites_the_tests(nb, ctx):
 
 def _imports_the_answer(nb, ctx):
     _set_body(nb, "ex1.2", "from worldmodels.physics import kinetic_energy  # the course's own answer\n")
-    _set_body(nb, "ex1.3", "import types\nimport numpy as np\nfrom worldmodels.centroid import centroids\n"
-                           "_copy = types.FunctionType(centroids.__code__, centroids.__globals__)  # a copy of its code\n"
-                           "def centroid(frame):\n"
-                           "    return _copy(np.asarray(frame, dtype=np.float64))[0]\n")
+    # ex1.3 copies the code of an answer (ex1.2's): in the student edition that code is a stub that raises
+    _set_body(nb, "ex1.3", "import types\nimport numpy as np\nimport worldmodels.physics as physics\n"
+                           "_copy = types.FunctionType(physics.kinetic_energy.__code__, physics.kinetic_energy.__globals__)\n"
+                           "def ink_radius(frame):\n"
+                           "    return float(np.sqrt(_copy(np.ones((1, 1, 1, 2))).sum() * 0 + np.asarray(frame).sum() / np.pi))\n")
     reason = "course's own answer"
     return "solution", {"ex1.1": FLAGGED, "ex1.2": ("zero", reason + " worldmodels.physics.kinetic_energy"),
-                        "ex1.3": ("zero", reason + " worldmodels.centroid.centroids")}
+                        "ex1.3": ("zero", "not in the student edition")}
 
 
 def _disables_the_guard(nb, ctx):
@@ -79,11 +80,11 @@ def _disables_the_guard(nb, ctx):
     # at cell time (ex1.2) and from inside the learner's function while the tests run (ex1.3)
     _set_body(nb, "ex1.2", "import numpy as np\ndef kinetic_energy(velocities):\n"
                            "    return np.zeros(np.asarray(velocities).shape[:2])\n")
-    _set_body(nb, "ex1.3", "import numpy as np\ndef centroid(frame):\n"
+    _set_body(nb, "ex1.3", "import numpy as np\ndef ink_radius(frame):\n"
                            "    import builtins, numpy\n"
                            "    numpy.allclose = numpy.isclose = lambda *a, **k: True\n"
                            "    builtins.isinstance = lambda *a: True\n"
-                           "    return np.zeros(2)\n")
+                           "    return 0.0\n")
     _insert(nb, "import sys, numpy\n"
                 "frame = sys._getframe()\n"
                 "while frame is not None:\n"
@@ -97,7 +98,7 @@ def _disables_the_guard(nb, ctx):
                 "numpy.isclose = lambda *a, **k: True\n"
                 "numpy.allclose.__code__ = (lambda *a, **k: True).__code__\n", after_exercise="ex1.3")
     return "solution", {"ex1.1": FLAGGED, "ex1.2": ("zero", "expected [[12.5, 0.5, 2.0]]"),
-                        "ex1.3": ("zero", "centroid_of_one_pixel")}
+                        "ex1.3": ("zero", "radius_of_one_pixel")}
 
 
 def _forges_the_results(nb, ctx):
@@ -235,8 +236,8 @@ def _forges_a_complete_run(nb, ctx):
                 "                   'reflect_bounces_off_left_wall', 'reflect_reproduces_the_simulator'],\n"
                 "         'ex1.2': ['kinetic_energy_of_one_ball', 'kinetic_energy_sums_balls_and_checks_shape',\n"
                 "                   'kinetic_energy_matches_the_simulator'],\n"
-                "         'ex1.3': ['centroid_of_one_pixel', 'centroid_is_intensity_weighted',\n"
-                "                   'centroid_rejects_empty_frame', 'centroid_finds_a_rendered_ball']}\n"
+                "         'ex1.3': ['radius_of_one_pixel', 'radius_weighs_grey_levels',\n"
+                "                   'radius_rejects_bad_frames', 'radius_of_rendered_balls']}\n"
                 f"channel.send('restoring', nb={NAME!r})\n"
                 f"channel.send('restored', nb={NAME!r}, patched=[])\n"
                 "for ex, names in tests.items():\n"
@@ -275,7 +276,7 @@ def _copies_the_answer_from_its_source(nb, ctx):
 
 def _fork_bomb(nb, ctx):
     # 600 processes that wait: the cgroup's pids.max (256) stops it even for root; if it does not, the
-    # notebook loses its centroid, so the limit holding is what keeps ex1.3 at full marks
+    # notebook loses its ink_radius, so the limit holding is what keeps ex1.3 at full marks
     _insert(nb, "import os, signal, time\n"
                 "children = []\n"
                 "for _ in range(600):\n"
@@ -291,7 +292,7 @@ def _fork_bomb(nb, ctx):
                 "    os.kill(pid, signal.SIGKILL)\n"
                 "    os.waitpid(pid, 0)\n"
                 "if len(children) >= 600:\n"
-                "    del centroid\n", after_exercise="ex1.3")
+                "    del ink_radius\n", after_exercise="ex1.3")
     return "solution", {ex: FULL for ex in ALL}
 
 
@@ -307,7 +308,7 @@ def _fills_tmp(nb, ctx):
                 "except OSError:\n"
                 "    pass\n"
                 "if written >= 200:\n"
-                "    del centroid\n", after_exercise="ex1.3")
+                "    del ink_radius\n", after_exercise="ex1.3")
     return "solution", {ex: FULL for ex in ALL}
 
 

@@ -63,8 +63,8 @@ def _stubborn_infinite_loop(nb):
 
 
 def _missing_function(nb):
-    _replace(nb, "ex1.3", "def centroid(frame):", "def centroid_of_frame(frame):")
-    return {"ex1.1": FULL, "ex1.2": FULL, "ex1.3": ("zero", "does not define `centroid`")}
+    _replace(nb, "ex1.3", "def ink_radius(frame):", "def ink_radius_of_frame(frame):")
+    return {"ex1.1": FULL, "ex1.2": FULL, "ex1.3": ("zero", "does not define `ink_radius`")}
 
 
 def _wrong_type(nb):
@@ -86,8 +86,8 @@ def _wrong_dtype(nb):
 
 
 def _nan_results(nb):
-    _replace(nb, "ex1.3", "    return np.array([x, y])", "    return np.array([np.nan, np.nan])")
-    _replace(nb, "ex1.3", "    if not total > 0:\n", "    if False:\n")
+    _replace(nb, "ex1.3", "    return float(np.sqrt(ink / np.pi))", "    return float('nan')")
+    _replace(nb, "ex1.3", "    if not ink > 0:\n", "    if False:\n")
     return {"ex1.1": FULL, "ex1.2": FULL, "ex1.3": ("zero", "finite")}
 
 

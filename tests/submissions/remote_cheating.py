@@ -1,4 +1,4 @@
-"""A corpus of cheating submissions against chapters whose verdicts run in the grader (REMOTE: 4, 5, 8).
+"""A corpus of cheating submissions against chapters whose verdicts run in the grader (REMOTE: 4, 5, 7, 8).
 
 `build(root, hidden_marker)` writes one student folder per case under `root` and returns {student:
 {notebook: {exercise: (score, reason fragment)}}}, score "full", "zero" or "any". The cheats use no
@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from worldmodels import centroid
+from worldmodels import physics_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = {"04": "04_next_frame.ipynb", "05": "05_learning_physics.ipynb", "07": "07_objects_and_collisions.ipynb",
@@ -39,17 +39,36 @@ def _insert_after(nb, exercise, source):
     nb.cells.insert(nb.cells.index(_cell(nb, exercise)) + 1, new_code_cell(source))
 
 
-def _pastes_a_kept_answer(nbs, ctx):
-    # chapter 4's ball position is the course's centroids, which the simulator needs and the edition keeps:
-    # its source pasted under another name, four lines lower (found by its code, not its name or place)
-    source = textwrap.dedent(inspect.getsource(centroid.centroids)).replace("def centroids(", "def _mine(")
-    _set_body(nbs["04"], "ex4.2", "import itertools, math\nfrom numbers import Integral, Real\nimport numpy as np\n"
-                                  "from worldmodels.centroid import _CHUNK_FRAMES, _kmeans, _segment_argmax, check_frames\n"
-                                  "\n\n\n\n" + source + "\n\ndef ball_position(frame):\n"
-                                  "    frame = np.asarray(frame, dtype=np.float64)\n"
-                                  "    return _mine(frame / frame.max())[0]  # the weighted mean does not care for the scale\n")
-    return {"04": {"ex4.1": FULL, "ex4.2": ("zero", "copies the course's own answer worldmodels.centroid.centroids"),
-                   "ex4.3": FULL, "ex4.4": FULL}}
+def _pastes_a_course_answer(nbs, ctx):
+    # chapter 7's elastic exchange is the course's physics_checks.elastic_exchange, a stub in the student edition:
+    # its source, got from a full copy of the package, pasted under another name, four lines lower (found by its
+    # code, not its name)
+    source = textwrap.dedent(inspect.getsource(physics_checks.elastic_exchange))
+    source = source.replace("def elastic_exchange(", "def _mine(")
+    _set_body(nbs["07"], "ex7.3", "import numpy as np\n\n\n\n\n" + source + "\n\ndef elastic_exchange(v_i, v_j, normal):\n"
+                                  "    return _mine(v_i, v_j, normal)\n")
+    return {"07": {"ex7.1": FULL, "ex7.2": FULL,
+                   "ex7.3": ("zero", "copies the course's own answer worldmodels.physics_checks.elastic_exchange")}}
+
+
+def _takes_the_gates_copy(nbs, ctx):
+    # the last round's hidden introspection (2 of 2 points on ex4.2): the answer gate's private table, reached
+    # without a name the scan knows, searched for the real code of the course's answer while its exercise is
+    # graded. No answer's code is in the student edition: the table holds nothing to call, the module a stub
+    body = ("import sys\n"
+            "def _course(key):\n"
+            "    gate = sys.modules['worldmodels.grading.ans' + 'wers']\n"
+            "    entry = getattr(gate, '_act' + 'ive').get(key)\n"
+            "    if entry and entry[1] is not None:\n"
+            "        return entry[1]\n"
+            "    module, name = key.rsplit('.', 1)\n"
+            "    return getattr(sys.modules[module], name)\n")
+    _set_body(nbs["04"], "ex4.1", body + "def copy_last_frame(context, actions, horizon):\n"
+                                  "    return _course('worldmodels.evaluation.copy_last')(context, actions, horizon)\n")
+    _set_body(nbs["04"], "ex4.4", body + "import numpy as np\n"
+                                  "def rollout(step, context, horizon, n_input):\n"
+                                  "    return _course('worldmodels.next_frame.rollout')(step, context, horizon, n_input)\n")
+    return {"04": {"ex4.1": ("zero", ""), "ex4.2": FULL, "ex4.3": FULL, "ex4.4": ("zero", "")}}
 
 
 def _forges_remote_results(nbs, ctx):
@@ -111,7 +130,7 @@ def _reads_the_hidden_tests(nbs, ctx):
     # whatever is found is put in an error message so that it would land in grades.csv
     head, tail = ctx["hidden_marker"][:8], ctx["hidden_marker"][8:]
     _set_body(nbs["04"], "ex4.2", GC + "import os\n"
-              "def ball_position(frame):\n"
+              "def constant_velocity_step(window):\n"
               f"    needle = ''.join([{head!r}, {tail!r}])  # joined at run time: this code does not hold it\n"
               "    found = [s for o in _objects() if isinstance(o, (tuple, list, dict))  # strings sit in containers\n"
               "             for s in (o.values() if isinstance(o, dict) else o) if isinstance(s, str) and needle in s]\n"
@@ -149,7 +168,8 @@ def _rebinds_numpy_everywhere(nbs, ctx):
 
 
 CASES = {
-    "pastes_a_kept_answer": _pastes_a_kept_answer,
+    "pastes_a_course_answer": _pastes_a_course_answer,
+    "takes_the_gates_copy": _takes_the_gates_copy,
     "forges_remote_results": _forges_remote_results,
     "forges_gradients": _forges_gradients,
     "sends_back_objects": _sends_back_objects,

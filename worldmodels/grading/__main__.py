@@ -193,8 +193,9 @@ def cmd_release(args) -> int:
 
     kept = kept_answers(Path(out), Path(args.tests or exercise_tests_dir()))
     if kept:
-        print(f"note: {len(kept)} answer(s) of exercises graded in the grader stay in the package, which needs them "
-              f"elsewhere; grading refuses them and finds copies of them: " + ", ".join(kept))
+        print(f"note: {len(kept)} answer(s) stay in the package, which needs them in the student's process "
+              f"(edition.TOOLS) or whose chapter's tests run there (not REMOTE); grading refuses them while their "
+              f"exercise is graded and finds pasted copies of them: " + ", ".join(kept))
     print(f"wrote the student release to {out}" if not found else f"{len(found)} problem(s) in {out}: do not publish it")
     return 1 if found else 0
 

@@ -4,9 +4,12 @@
 - the points of an exercise's tests add up to the points of its marker;
 - an exercise's id names its notebook's chapter (ex2.1 lives in 02_....ipynb, exA1.1 in A1_....ipynb);
 - each exercise cell is followed, before the next exercise, by a `check("<its id>")` cell;
-- each exercise has an ANSWERS entry naming the package functions that answer it, and they exist.
+- each exercise has an ANSWERS entry naming the package functions that answer it, and they exist;
+- no public test module uses an answer: `check()` runs them on the student edition, where answers are stubs
+  (a comparison with the course's own answer belongs in a hidden test, run only by the grader).
 """
 
+import ast
 import re
 from pathlib import Path
 
@@ -79,4 +82,46 @@ def problems(solutions_dir: Path | None = None, tests_directory: Path | None = N
                 answer_function(dotted)
             except (ImportError, AttributeError, KeyError, TypeError) as error:
                 found.append(f"ANSWERS of {ex_id}: {dotted} is not a package function ({error})")
+    return found + public_tests_use_answers(tests_directory)
+
+
+def answers_named(source: str, answers) -> list[str]:
+    """The answers (dotted names) a test module's source uses: a function imported from its module
+    (`from worldmodels.stats import auc`), or reached through its module (`stats.auc`, `wm.rollout_loss`);
+    a method when its class is imported from its module and the method's name is used as an attribute."""
+    tree = ast.parse(source)
+    imported, modules, attrs = {}, {}, set()  # local name -> dotted; local name -> module; attribute names
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                imported[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"  # `from worldmodels import stats`
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                modules[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.Attribute):
+            attrs.add(node.attr)
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in imported:
+            used.add(imported[node.id])
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+            used.add(f"{modules[node.value.id]}.{node.attr}")
+    found = []
+    for dotted in answers:
+        owner, leaf = dotted.rsplit(".", 1)
+        if dotted in used or (owner in used and owner.rsplit(".", 1)[-1][:1].isupper() and leaf in attrs):
+            found.append(dotted)
+    return sorted(set(found))
+
+
+def public_tests_use_answers(tests_directory: Path | None = None) -> list[str]:
+    """Sentences naming each answer a public test module uses (empty: none does)."""
+    directory = Path(tests_directory or exercise_tests_dir())
+    answers = {name for names in all_answers(directory).values() for name in names}
+    found = []
+    for path in sorted(directory.glob("ch*.py")):
+        for dotted in answers_named(path.read_text(encoding="utf-8"), answers):
+            found.append(f"{path.name} uses {dotted}, an exercise's answer: check() runs the public tests on the student "
+                         f"edition, where it is a stub; move the comparison to a hidden test ({HIDDEN}/{path.name})")
     return found

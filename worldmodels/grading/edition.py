@@ -1,60 +1,42 @@
-"""The student edition of the package: what the sandbox mounts as `worldmodels` while grading.
+"""The student edition of the package: what `make release` gives students and the sandbox mounts as `worldmodels`.
 
-It is the package as `make release` ships it (no caches) minus the course's answers that nothing in
-the student's process needs any more: the answers (ANSWERS) of the chapters whose tests run in the
-grader (remote.py), unless another package module, a test run in the student's process, or a cell of
-a solutions notebook outside its exercise cells names them. In the edition those functions keep their
-signature and docstring, and their body is one `raise NotImplementedError`: there is no code left to
-call, copy, recompile or load under another name. The others stay, since honest notebooks use them
-(the simulator needs `reflect`, every chapter measures with `centroids`), and the answer gate
-(answers.py) still refuses them while their exercise is graded.
+The one source of which package functions are exercise answers is `ANSWERS` in the test modules
+(tests/exercises/chNN.py and hidden/chNN.py). In the student edition every one of them keeps its signature
+and docstring, and its body is one `raise NotImplementedError("... is the course's answer to exN.M ...")`:
+there is no code left to call, copy, recompile, load under another name, or find through `gc` or the
+grader's private tables. Everything else of the package is intact.
+
+That is possible because no answer is a tool: nothing the student's process runs (a non-exercise cell of an
+exercises notebook, the package code those cells call, a public test that `check()` runs) needs one. Where a
+chapter needs a measuring tool (`centroids`, `WorldModel.predict`, `training.shard_rows`, `centroid.match_error`),
+its exercise asks for something the package does not have (`ink_radius`, latents for a batch of plans, uneven
+shards, the best pairing itself rather than its distance),
+and comparisons with the course's own answers live in hidden tests, which run only in the grader with the
+full package. `python -m worldmodels.grading verify` checks that public tests name no answer; grading the
+solutions in the sandbox (tests/test_grading.py) checks that the notebooks run on the edition.
 """
 
 import ast
 import shutil
 from pathlib import Path
 
-import nbformat
-
-from .markers import marker_of
 from .registry import answers_in, repo_root
 from .remote import remote_chapters
+
+# Answers the student's process cannot do without, kept in the edition with the reason (the grader still refuses
+# them while their exercise is graded, and finds pasted copies). Each one would be a gap: its exercise should ask
+# for something the package does not have. None today: the last one, centroid.match_error (the harness scores
+# every predictor with it), stopped being an answer when ex7.2 came to ask for the pairing instead of its distance.
+TOOLS: dict[str, str] = {}
 
 STUB = 'raise NotImplementedError("{name} is the course\'s answer to {exercise}: it is not in the student edition")'
 
 
-def _names(tree, bare: bool = True) -> set:
-    """Names a module uses; without `bare`, only imported ones and attributes (`from m import f`, `m.f`):
-    in a notebook a bare name may be the learner's own function of the same name."""
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and bare:
-            found.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            found.add(node.attr)
-        elif isinstance(node, ast.alias):
-            found.add(node.name.split(".")[-1])
-    return found
-
-
-def _used_elsewhere(package: Path, solutions: Path) -> set:
-    """Every name the package (but the grader) and the solutions notebooks (but their exercise cells) use."""
-    used = set()
-    for path in package.rglob("*.py"):
-        if "grading" not in path.relative_to(package).parts:
-            used |= _names(ast.parse(path.read_text(encoding="utf-8")))
-    for path in solutions.glob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            try:
-                if cell.cell_type == "code" and not marker_of(cell.source):
-                    used |= _names(ast.parse(cell.source), bare=False)
-            except (SyntaxError, ValueError):
-                continue
-    return used
-
-
 def removable(tests: list, solutions: Path | None = None) -> dict[str, str]:
-    """{dotted answer: its exercise} that the edition can leave out, for the tests [(chapter, path, source)]."""
+    """{dotted answer: its exercise} that the edition leaves out, for the tests [(chapter, path, source)]: every
+    answer of a chapter whose tests run in the grader (REMOTE), hidden modules' ANSWERS included. An answer of a
+    chapter whose tests run in the student's process stays (those tests may compute expectations with it).
+    `solutions` is accepted for compatibility and not used."""
     remote, keep, answers = remote_chapters(tests), set(), {}
     for chapter, path, source in tests:
         for exercise, names in answers_in(source).items():
@@ -62,9 +44,8 @@ def removable(tests: list, solutions: Path | None = None) -> dict[str, str]:
                 if chapter in remote:
                     answers.setdefault(name, exercise)
                 else:
-                    keep.add(name)  # a test in the student's process may call it to compute its expectation
-    used = _used_elsewhere(repo_root() / "worldmodels", Path(solutions or repo_root() / "solutions"))
-    return {name: ex for name, ex in answers.items() if name not in keep and name.split(".")[-1] not in used}
+                    keep.add(name)
+    return {name: ex for name, ex in answers.items() if name not in keep and name not in TOOLS}
 
 
 def _module_file(package: Path, dotted: str) -> tuple[Path, list[str]] | None:

@@ -33,7 +33,8 @@ from .checker import EXERCISE_TIMEOUT_S, GRADING_ENV
 from .markers import Exercise, exercises, marker_of
 from .process import SANDBOX_WORK, run_attempt
 from .remote import public_helpers, remote_chapters, remote_tests, run_remote
-from .registry import HIDDEN, answers_in, chapter_tests_path, exercise_tests_dir, hidden_tests_path, parse_id, read_source, repo_root
+from .registry import (HIDDEN, answers_in, chapter_tests_path, exercise_tests_dir, hidden_tests_path, parse_id, parse_source,
+                       read_source, repo_root)
 from .edition import removable, student_edition
 from .sandbox import SANDBOXES, SUBMISSION, choose_sandbox, sandbox_available
 from .scan import answer_prints, copied, introspection
@@ -87,7 +88,7 @@ def points_table(tests: list) -> dict:
     table = {}
     for _, path, source in tests:
         try:
-            tree = ast.parse(source)
+            tree = parse_source(source)
         except SyntaxError:
             continue
         for node in tree.body:
@@ -147,7 +148,7 @@ def _python_source(source: str) -> str:
 def is_check_cell(source: str) -> bool:
     """A cell of only `check(...)` calls (and comments): skipped when grading."""
     try:
-        body = ast.parse(source).body
+        body = parse_source(source).body
     except SyntaxError:
         return False
     return bool(body) and all(

@@ -1,12 +1,10 @@
-"""The student release: exercises, the public tests check() uses and the course package; no solutions,
-no hidden tests, and no code of the answers of chapters graded in the grader (REMOTE).
+"""The student release: exercises, the public tests check() uses and the student edition of the package; no
+solutions, no hidden tests, and no code of any exercise's answer.
 
 `release(out)` writes the bundle to `out` (default build/student) and checks it: no file holds a
 solution marker or the text of a solution region, no hidden test module or hidden test name is there,
-and the package is the student edition (edition.py) that grading mounts, less what `check()` needs: the
-answers of REMOTE exercises that nothing else of the package, of the notebooks or of the public tests
-uses are only stubs. `kept_answers(out)` names the REMOTE answers still there, and why (the simulator
-needs `reflect`): grading refuses those while their exercise is graded and finds pasted copies (scan.py).
+and the package is the student edition (edition.py) that grading mounts in the sandbox, the same one: every
+answer named in ANSWERS is a stub. `kept_answers(out)` names any answer whose code is still there (none).
 """
 
 import ast
@@ -59,22 +57,18 @@ def _public(tests: Path) -> list:
 
 
 def release_removals(solutions: Path, tests: Path) -> dict[str, str]:
-    """{dotted answer: exercise} the release leaves out: the grading edition's, less those a public test
-    names (check() computes expectations with them in the learner's kernel)."""
-    public = _public(tests)
-    used = set()
-    for _, _, source in public:
-        tree = ast.parse(source)
-        used |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        used |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-        used |= {a.name.split(".")[-1] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
-    return {name: ex for name, ex in removable(public, solutions).items() if name.split(".")[-1] not in used}
+    """{dotted answer: exercise} the release leaves out: the same as the grading edition's (edition.removable),
+    from the public and the hidden test modules' ANSWERS."""
+    hidden = [(path.stem.removeprefix("ch"), str(path), path.read_text(encoding="utf-8"))
+              for path in sorted((Path(tests) / HIDDEN).glob("ch*.py"))]
+    return removable(_public(tests) + hidden, solutions)
 
 
 def kept_answers(out: Path, tests: Path) -> list[str]:
-    """The answers of REMOTE exercises whose code the bundle `out` still carries (needed elsewhere)."""
+    """The answers of REMOTE exercises whose code the bundle `out` still carries (none, when all is well)."""
     public, kept = _public(tests), []
-    for chapter, _, source in public:
+    hidden = [("", str(path), path.read_text(encoding="utf-8")) for path in sorted((Path(tests) / HIDDEN).glob("ch*.py"))]
+    for chapter, _, source in public + [(path.split("/")[-1][2:-3], path, src) for _, path, src in hidden]:
         if chapter not in remote_chapters(public):
             continue
         for exercise, names in answers_in(source).items():

@@ -17,7 +17,7 @@ import ast
 from pathlib import Path
 
 from .checker import MissingName, Namespace, TestOutcome, describe
-from .registry import HIDDEN, load_chapter
+from .registry import HIDDEN, load_chapter, parse_source
 from .wire import Outgoing, Unsendable, decode, encode, load_state, reraise
 
 FLAG = "REMOTE"
@@ -26,7 +26,7 @@ FLAG = "REMOTE"
 def is_remote(source: str) -> bool:
     """Whether a test module's source declares `REMOTE = True` at its top level (read, never run)."""
     try:
-        tree = ast.parse(source)
+        tree = parse_source(source)
     except SyntaxError:
         return False
     return any(isinstance(n, ast.Assign) and any(getattr(t, "id", None) == FLAG for t in n.targets)

@@ -19,6 +19,7 @@ import ast
 import types
 
 from .answers import answer_function
+from .registry import parse_source
 
 ATTRIBUTES = {"__code__", "__globals__", "__closure__", "__builtins__", "__subclasses__", "_getframe",
               "f_back", "f_globals", "f_locals", "f_code", "gi_frame", "cr_frame", "tb_frame", "getsource",
@@ -46,7 +47,8 @@ def _functions(code: types.CodeType):
 
 
 def answer_prints(answers: dict) -> dict:
-    """{fingerprint: (exercise, dotted name)} of the package functions `answers` ({exercise: names}) names."""
+    """{fingerprint: [(exercise, dotted name), ...]} of the package functions `answers` ({exercise: names})
+    names; one function may answer exercises of several chapters (stats.wilson_interval: ex8.2 and ex9.6)."""
     import inspect
 
     prints = {}
@@ -56,9 +58,10 @@ def answer_prints(answers: dict) -> dict:
                 func = inspect.unwrap(answer_function(dotted))
             except (ImportError, AttributeError, KeyError, TypeError, ValueError):
                 continue
-            prints[fingerprint(func.__code__)] = (exercise, dotted)
-            for inner in _functions(func.__code__):  # a copied nested function (learned_model's predict)
-                prints.setdefault(fingerprint(inner), (exercise, dotted))
+            for code in (func.__code__, *_functions(func.__code__)):  # a copied nested function (learned_model's predict)
+                hits = prints.setdefault(fingerprint(code), [])
+                if (exercise, dotted) not in hits:
+                    hits.append((exercise, dotted))
     return prints
 
 
@@ -71,9 +74,9 @@ def copied(cells: list, prints: dict) -> dict:
         except (SyntaxError, ValueError):
             continue
         for inner in _functions(code):
-            hit = prints.get(fingerprint(inner))
-            if hit and hit[1] not in found.setdefault(hit[0], []):
-                found[hit[0]].append(hit[1])
+            for exercise, dotted in prints.get(fingerprint(inner), ()):
+                if dotted not in found.setdefault(exercise, []):
+                    found[exercise].append(dotted)
     return {ex: names for ex, names in found.items() if names}
 
 
@@ -82,7 +85,7 @@ def introspection(cells: list) -> list:
     found = []
     for index, source in cells:
         try:
-            tree = ast.parse(source)
+            tree = parse_source(source)
         except (SyntaxError, ValueError):
             continue
         for node in ast.walk(tree):
