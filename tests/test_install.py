@@ -36,7 +36,7 @@ TORCH_CPU_INDEX = os.environ.get("TORCH_CPU_INDEX", "https://download.pytorch.or
 install_test = pytest.mark.skipif(not os.environ.get("WM_INSTALL_TEST"),
                                   reason="slow install tests: set WM_INSTALL_TEST=1 (make install-test)")
 # Import names that differ from the name pip installs.
-DISTRIBUTIONS = {"PIL": "pillow", "IPython": "ipython"}
+DISTRIBUTIONS = {"PIL": "pillow", "IPython": "ipython", "matplotlib_inline": "matplotlib-inline"}
 
 
 def test_pyproject_lists_every_package_the_course_imports():
