@@ -97,20 +97,19 @@ book: $(STAMP)
 # The notebooks are re-run as another machine would run them (see OTHER_MACHINE): outputs stored on
 # one machine must verify on any machine.
 # Four jobs at once on two cores, each printing its lines as they come with its name in front ([unit]
-# ...) and its slowest tests at the end: the unit tests (with the diffusion model's reproduction), the
-# other slow reference-run reproductions (tests marked @pytest.mark.slow), and nbval in two halves of
-# about equal run time (tools/nbval_split.py, from the run times in tools/chapters.py), each one thread
-# as OTHER_MACHINE says. Each job takes a similar share of the CPU.
+# ...) and its slowest tests at the end: the unit tests (then the diffusion model's reproduction); the other
+# reference-run reproductions (tests marked @pytest.mark.slow, each retraining a recorded run or its recorded
+# prefix on one thread), then the book and its browser checks (test-book); nbval in two halves of about
+# equal run time (tools/nbval_split.py, from the run times in tools/chapters.py), each one thread as
+# OTHER_MACHINE says. Each job takes a similar share of the CPU.
 test: $(STAMP) browser sandbox
-	$(MAKE) --no-print-directory -j4 test-unit test-slow test-nbval-a test-nbval-b
-	$(MAKE) --no-print-directory book
-	$(BIN)/pytest -q tests/browser
+	$(MAKE) --no-print-directory -j4 test-unit test-book test-nbval-a test-nbval-b
 
 # PYTHONUNBUFFERED: lines reach the terminal when printed, not when a job ends.
 JOB = $(BUSY) PYTHONUNBUFFERED=1
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider --durations=10
 LABEL = 2>&1 | sed -u 's/^/[$(1)] /'
-.PHONY: test-unit test-slow test-nbval-a test-nbval-b
+.PHONY: test-unit test-slow test-nbval-a test-nbval-b test-book
 test-unit: $(STAMP)
 	$(JOB) WM_SLOW=1 $(PYTEST) tests --ignore=tests/browser -m "not slow" $(call LABEL,unit)
 	$(JOB) WM_SLOW=1 $(PYTEST) tests/test_diffusion.py -m slow $(call LABEL,unit)
@@ -119,6 +118,10 @@ test-slow: $(STAMP)
 test-nbval-a test-nbval-b: test-nbval-%: $(STAMP)
 	files=$$($(BIN)/python tools/nbval_split.py $*) && \
 		$(JOB) $(OTHER_MACHINE) $(NBVAL) -p no:cacheprovider --durations=10 $$files $(call LABEL,nbval-$*)
+# The book (from the stored outputs) and its browser checks run when the reproductions end, in their place.
+test-book: test-slow
+	$(MAKE) --no-print-directory book $(call LABEL,book)
+	$(JOB) $(BIN)/pytest -q tests/browser $(call LABEL,browser)
 # tests/browser holds the book check (test_book.py) and the JupyterLab run (test_lab.py, ~1.5-3 min).
 
 # The JupyterLab check alone: JupyterLab in headless chromium runs chapter 2, moves its slider, runs an

@@ -14,7 +14,7 @@ wall-clock time as the object model (--unstructured-seconds overrides it).
 error_by_case: the model and the no-collision oracle on test videos sorted by what happens in the 10 frames
 after the context (objects.case_splits: no_collision, near_miss, grazing, head_on; 128 each), per k.
 more_balls: the same weights on 2 to 7 balls (6 and 7 through objects.crowded_world: WorldConfig's
-placement rule refuses more than 5 balls of this size; the harness pairs at most 7 balls).
+placement rule refuses more than 5 balls of this size; the harness pairs up to 12 balls exactly).
 reproduction: the recipe stretched to REPRODUCTION_STEPS (registry.stretch), trained and measured like the
 full run: what tests/test_objects.py retrains.
 """

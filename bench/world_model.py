@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 
 import numpy as np
-import torch
 
 from worldmodels import registry
 from worldmodels.data import CANONICAL, THREE_BALLS, TRAIN_WORLD, generalization_splits, make_split
@@ -29,7 +27,7 @@ from worldmodels.oracle import naive_oracle_positions
 from worldmodels.physics_checks import check_rollouts
 from worldmodels.render import render
 from worldmodels.repro import seed_everything
-from worldmodels.training import n_parameters
+from worldmodels.training import run_facts
 from worldmodels.world_model import WorldModelConfig, as_predictor
 from worldmodels.world_model_training import CHAPTER_OPTIM, TrainingRecipe, record_configs, train_world_model
 
@@ -106,14 +104,7 @@ def main(argv=None) -> dict:
     if args.save:  # measure the stored (float16) weights, which later chapters load
         registry.save("world_model", model, registry.get("world_model").reference)
         model = registry.load("world_model")
-    out = {
-        "train_seconds": round(history.seconds, 1),
-        "train_cpu_seconds": round(cpu, 1),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "torch_threads": torch.get_num_threads(),
-        "params": n_parameters(model),
-        "final_train_loss": round(float(np.mean(history.train_loss[-50:])), 3),
-    }
+    out = run_facts(history, cpu, model)
     out.update(measure(model))
     if args.save:
         record = registry.run_record("world_model", record_configs(model_config, recipe, world), seed=seed,

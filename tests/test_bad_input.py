@@ -251,6 +251,7 @@ EXEMPT = {
     "latent_actions_training.read_codes": "takes the simulator's BallVideos; infer_codes checks their frames",
     "latent_actions_training.attach_mapping": "takes the simulator's BallVideos; infer_codes checks their frames",
     "latent_actions_training.controllability": "takes the simulator's BallVideos; play checks their frames",
+    "latent_actions_training.clear_starts": "takes the simulator's BallVideos, with true positions and velocities",
     "jepa.JEPA.encode_target": TRAINING,
     "jepa.prediction_loss": TRAINING,
     "dreamer.imagine": TRAINING,

@@ -59,6 +59,21 @@ def test_match_error_tries_all_pairings():
     np.testing.assert_allclose(batch, [0.5, 0.0])
 
 
+def test_match_error_beyond_five_balls_equals_every_pairing_and_reaches_twelve():
+    # beyond 5 balls match_error searches over subsets instead of trying all N! pairings: the same minimum
+    import itertools
+
+    rng = np.random.default_rng(0)
+    pred, true = rng.uniform(0, 32, (50, 7, 2)), rng.uniform(0, 32, (50, 7, 2))
+    perms = np.array(list(itertools.permutations(range(7))))
+    brute = np.linalg.norm(np.take(pred, perms, axis=-2) - true[..., None, :, :], axis=-1).mean(-1).min(-1)
+    np.testing.assert_allclose(match_error(pred, true), brute, atol=1e-12)
+    twelve = rng.uniform(0, 32, (12, 2))
+    assert match_error(twelve[::-1], twelve) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="at most 12"):
+        match_error(np.zeros((13, 2)), np.zeros((13, 2)))
+
+
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="n_balls"):
         centroids(np.zeros((4, 4)), n_balls=0)

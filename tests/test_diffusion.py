@@ -70,7 +70,6 @@ import os  # noqa: E402
 import time  # noqa: E402
 
 from worldmodels import registry  # noqa: E402
-from worldmodels import video_generation as vg  # noqa: E402
 from worldmodels import video_generation_training as vgt  # noqa: E402
 from worldmodels.training import n_parameters  # noqa: E402
 
@@ -94,19 +93,20 @@ def test_reference_generator_loads_and_samples_quickly():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="retrains the reference run (~5-10 min on 2 cores); set WM_SLOW=1")
+@pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="retrains the reference run's reproduction prefix (a quarter of its steps, ~2 min on one quiet core); set WM_SLOW=1")
 def test_training_code_reproduces_the_reference_metrics():
-    record = registry.load_record("diffusion")
-    torch.set_num_threads(2)
-    g, _ = vgt.train_reference(registry.config_from_dict(vgt.RecipeConfig, record["recipe"]), DiTConfig(**record["dit_config"]), progress=False)
-    measured = vg.reference_metrics(g)
-    recorded = record["metrics"]
+    """Retrain the recorded recipe stretched to its reproduction prefix on one thread (bench/reproduction.py,
+    worldmodels.reference_run.reproduce_prefix) and compare with what the prefix measured when it was recorded."""
+    from worldmodels.reference_run import reproduce_prefix
+
+    want = registry.load_record("diffusion")["metrics"]["reproduction"]
+    measured = reproduce_prefix("diffusion", want["steps"])
     for key in ("real_law_pass_rate", "roundtrip_law_pass_rate"):
-        assert measured[key] == pytest.approx(recorded[key], abs=0.05), key
+        assert measured[key] == pytest.approx(want[key], abs=0.05), key
     for split in ("in", "out"):
-        assert measured["law_pass_rate"][split] == pytest.approx(recorded["law_pass_rate"][split], abs=0.1), split
+        assert measured["law_pass_rate"][split] == pytest.approx(want["law_pass_rate"][split], abs=0.1), split
         for part in ("direction", "speed"):
-            assert measured["prompt_adherence"][split][part] == pytest.approx(recorded["prompt_adherence"][split][part], abs=0.1)
+            assert measured["prompt_adherence"][split][part] == pytest.approx(want["prompt_adherence"][split][part], abs=0.1)
 
 
 def test_every_dit_parameter_gets_a_gradient_from_a_caption_batch():

@@ -1,5 +1,6 @@
 """Fast tests of the latent action model (chapter 13) and its recipe; the slow test retrains the recorded run."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -75,6 +76,36 @@ def test_glide_moves_frame_t_on_by_the_last_move():
     with pytest.raises(ValueError):
         LatentActionConfig(past=1)  # the glide needs two frames
     assert LatentActionModel(LatentActionConfig(past=1, glide=False, channels=8, layers=2)).config.past == 1
+
+
+def test_glide_reflects_at_the_walls_and_reads_a_bounce_from_three_frames():
+    from worldmodels.centroid import centroids
+    from worldmodels.data import CANONICAL
+    from worldmodels.physics import simulate
+    from worldmodels.render import render
+
+    # x = 23, 25.5, 28, then 30.5 mirrored at the wall (29, the radius away from the edge): 27.5, 25, 22.5
+    traj = simulate(CANONICAL, 1, 6, init=(np.array([[[23.0, 16.0]]]), np.array([[[2.5, 0.0]]])))
+    frames = torch.as_tensor(render(traj.positions, 3.0, 32))
+    model = LatentActionModel(TINY)
+    for t in (2, 3, 4):  # the glide into the wall, the step after it (the last move, -0.5 px, is no guide), the next
+        glide = model.glide(frames[:, t - 2 : t + 1]).numpy()
+        assert abs(centroids(glide, n_balls=1)[0, 0, 0] - traj.positions[0, t + 1, 0, 0]) < 0.2, t
+    _, target, beyond = model.glide_target(frames[:, 0:3])
+    assert abs(target[0, 0] - 30.5) < 0.1 and beyond.tolist() == [[1.0, 0.0]]  # unfolded: beyond the right wall
+    through = LatentActionModel(dataclasses.replace(TINY, walls=False)).glide(frames[:, 0:3]).numpy()
+    assert centroids(through, n_balls=1)[0, 0, 0] > 28.5  # without walls it glides on into the wall
+    with pytest.raises(ValueError):
+        LatentActionConfig(radius=20.0)
+
+
+def test_unfold_walls_mirrors_at_the_wall_each_axis_lies_beyond():
+    from worldmodels.latent_actions import unfold_walls
+
+    points = torch.tensor([[30.0, 2.0], [10.0, 10.0], [27.0, 31.0]])
+    beyond = torch.tensor([[1.0, -1.0], [0.0, 0.0], [1.0, 1.0]])
+    assert unfold_walls(points, beyond, (3.0, 29.0)).tolist() == [[28.0, 4.0], [10.0, 10.0], [31.0, 27.0]]
+    assert unfold_walls(points, beyond, None) is points  # no walls: nothing to mirror
 
 
 def test_push_classes():
@@ -172,8 +203,10 @@ def test_tiny_preset_trains_maps_and_predicts():
     frames = as_predictor(model)(videos.frames[:, :5], videos.actions[:, :8], 3)
     assert frames.shape == (6, 3, 32, 32) and np.isfinite(frames).all()
     assert as_predictor(model)(videos.frames[:, :5], None, 2).shape == (6, 2, 32, 32)
-    control = controllability(model, videos, steps=2)
-    assert control["n"] == 4 * 6 and 0 <= control["agree"] <= control["n"]
+    control = controllability(model, videos, steps=2, away_from_walls=False)
+    assert control["n"] == 4 * 6 and control["starts"] == 6 and 0 <= control["agree"] <= control["n"]
+    clear = controllability(model, videos, steps=1)
+    assert clear["n"] == 4 * clear["starts"] and 0 < clear["starts"] <= 6
 
 
 def test_registry_builds_and_saves_it(tmp_path):
@@ -199,9 +232,9 @@ def test_recorded_run_loads_and_keeps_its_mapping():
 def test_reproduces_the_recorded_run():
     """Retrain the recorded recipe on one core and compare with the record: the codes' agreement with the
     hidden pushes within 0.04, the k = 10 error within 10 % and the controllability within 0.03. Measured with
-    generic CPU kernels (ATEN_CPU_CAPABILITY=default): 0.691 against the recorded 0.702, 10.01 against
-    10.16 px (1.5 %), 0.896 against 0.900; other kernels round differently and the codes' restarts during
-    training amplify it, so the tolerances leave two to six times that room."""
+    generic CPU kernels (ATEN_CPU_CAPABILITY=default, one thread, 35 s): 0.930 against the recorded 0.930,
+    4.01 against 4.15 px (3.4 %), 1.000 against 1.000; other kernels round differently and the codes'
+    restarts during training can amplify it, so the tolerances leave room for that."""
     import importlib.util
     from pathlib import Path
 
@@ -216,6 +249,7 @@ def test_reproduces_the_recorded_run():
     _, recipe, _ = configs_from_record(record)
     out = bench.measure(model, recipe)
     want = record["metrics"]
+    print("reproduced:", out["code_push_agreement"]["value"], out["error_px"]["10"], out["controllability"]["value"])
     assert abs(out["code_push_agreement"]["value"] - want["code_push_agreement"]["value"]) <= 0.04
     assert abs(out["error_px"]["10"] - want["error_px"]["10"]) <= 0.10 * want["error_px"]["10"]
     assert abs(out["controllability"]["value"] - want["controllability"]["value"]) <= 0.03

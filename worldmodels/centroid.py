@@ -17,7 +17,8 @@ import numpy as np
 from .validation import check_frames
 
 _CHUNK_FRAMES = 2048
-_MAX_MATCH_BALLS = 7  # match_error tries all N! pairings
+_BRUTE_FORCE_BALLS = 5  # match_error tries all N! pairings up to this many balls
+_MAX_MATCH_BALLS = 12  # ... and beyond, a table of 2^N subsets per frame
 
 
 def centroids(frames, n_balls: int = 1, init=None, threshold: float = 0.0, n_iter: int = 10) -> np.ndarray:
@@ -111,7 +112,10 @@ def _kmeans(frame, x, y, wt, m, k, start, n_iter):
 def match_error(pred, true) -> np.ndarray:
     """Mean distance in px between predicted and true balls under the best one-to-one matching.
 
-    pred, true: (..., N, 2) -> (...,). Balls are interchangeable in frames, so every pairing is tried.
+    pred, true: (..., N, 2) -> (...,). Balls are interchangeable in frames, so the pairing of least total
+    distance is used: for up to _BRUTE_FORCE_BALLS balls every pairing is tried, beyond that an exact
+    dynamic programme over subsets of true balls (N 2^N steps per frame, the same minimum) finds it. At most
+    _MAX_MATCH_BALLS balls (its table holds 2^N entries per frame).
     """
     pred = np.asarray(pred, dtype=np.float64)
     true = np.asarray(true, dtype=np.float64)
@@ -119,7 +123,39 @@ def match_error(pred, true) -> np.ndarray:
         raise ValueError(f"pred and true must have the same shape (..., N, 2), got {pred.shape} and {true.shape}")
     n = pred.shape[-2]
     if n > _MAX_MATCH_BALLS:
-        raise ValueError(f"match_error tries all N! pairings; use at most {_MAX_MATCH_BALLS} balls, got {n}")
-    perms = np.array(list(itertools.permutations(range(n))))  # (P, N)
-    dist = np.linalg.norm(np.take(pred, perms, axis=-2) - true[..., None, :, :], axis=-1)  # (..., P, N)
-    return dist.mean(axis=-1).min(axis=-1)
+        raise ValueError(f"match_error pairs at most {_MAX_MATCH_BALLS} balls (its table grows as 2^N), got {n}")
+    if n <= _BRUTE_FORCE_BALLS:
+        perms = np.array(list(itertools.permutations(range(n))))  # (P, N)
+        dist = np.linalg.norm(np.take(pred, perms, axis=-2) - true[..., None, :, :], axis=-1)  # (..., P, N)
+        return dist.mean(axis=-1).min(axis=-1)
+    lead = pred.shape[:-2]
+    cost = np.linalg.norm(pred.reshape(-1, n, 1, 2) - true.reshape(-1, 1, n, 2), axis=-1)  # (M, pred i, true j)
+    chunk = max(1, (1 << 22) // (1 << n))  # frames per pass: the table stays at about 32 MB
+    out = np.concatenate([np.zeros(0)] + [_assignment_cost(cost[s : s + chunk]) for s in range(0, len(cost), chunk)]) / n
+    return out.reshape(lead)[()]
+
+
+def _popcount_layers(n: int) -> list[np.ndarray]:
+    """The subsets of n items as bit masks, grouped by size: layer r holds the masks with r bits set."""
+    masks = np.arange(1 << n)
+    sizes = np.array([bin(m).count("1") for m in masks])
+    return [masks[sizes == r] for r in range(n + 1)]
+
+
+def _assignment_cost(cost: np.ndarray) -> np.ndarray:
+    """Least total cost of a one-to-one assignment, cost (M, N, N) [row i, column j] -> (M,).
+
+    best[mask] is the least cost of giving the first popcount(mask) rows the columns in mask; it is built
+    layer by layer, row r taking each column j of the mask in turn."""
+    m, n = cost.shape[:2]
+    best = np.full((m, 1 << n), np.inf)
+    best[:, 0] = 0.0
+    layers = _popcount_layers(n)
+    for r in range(n):  # row r joins: masks of r + 1 bits
+        masks = layers[r + 1]
+        here = np.full((m, len(masks)), np.inf)
+        for j in range(n):
+            has = (masks >> j) & 1 == 1
+            here[:, has] = np.minimum(here[:, has], best[:, masks[has] ^ (1 << j)] + cost[:, r, j : j + 1])
+        best[:, masks] = here
+    return best[:, -1]

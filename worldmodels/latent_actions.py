@@ -1,25 +1,29 @@
 """A latent action model: a world model that learns its own buttons from videos without action labels.
 
-    frames t-1, t, t+1 --action encoder--> e --quantise--> code c in {0 .. codes-1}, its vector q_c
-    frames t-1, t  +  q_c --dynamics--> frame t+1 --> (fed back) --> frame t+2 --> ...
+    frames t-2 .. t+1 --action encoder--> e --quantise--> code c in {0 .. codes-1}, its vector q_c
+    frames t-2 .. t  +  q_c --dynamics--> frame t+1 --> (fed back) --> frame t+2 --> ...
 
-- The action encoder sees the frame after the step. It reads where the ink is in each frame (the centre of
-  mass of the pixels, a fixed linear read-out: the ball's centre for one ball), then a small MLP turns the
-  centre at frame t, the moves t-1 -> t -> t+1 and how the move changed into a continuous vector e. The
-  change of the move enters strongly, the moves themselves faintly: a push is a change of motion.
+- The glide (`glide=True`): where the ball goes next if nothing pushes it. It reads where the ink is in each
+  past frame (the centre of mass of the pixels, a fixed linear read-out: the ball's centre for one ball),
+  carries the centre at t on by the ball's velocity and, with `walls=True`, reflects it at the box's walls
+  (the centre stays `radius` px from the edges). The box is BUILT IN, a prior the model is given: what it
+  learns is the agent's push. A last move may itself have bounced off a wall; with three past frames the
+  glide reads it both ways and keeps the reading whose speed before the wall matches the move before.
+- The action encoder sees the frame after the step. With the glide it reads the surprise: where the ink is
+  at t+1 minus where the glide put it (mirrored back at a wall the glide met, so a push reads the same at a
+  wall as in the open); a small MLP turns it into a continuous vector e. Without the glide it reads the
+  centre at t, the moves and how each move changed.
 - The quantiser snaps e to one of `codes` vectors and passes the gradient straight through (Bengio et al.
   2013): q_st = e + (q - e).detach(). "vq": the nearest of `codes` learned vectors (van den Oord et al.
   2017) with the codebook and commitment terms and a restart of unused codes; "simplex" (the chapter's):
   softmax(e) snapped to the nearest one-hot vector, i.e. its largest entry, with a restart of codes that are
   (almost) never chosen; "fsq": every number of tanh(e) rounded to a few levels (Mentzer et al. 2024).
 - The dynamics works like chapter 4's next-frame model (worldmodels.next_frame): every 4x4 block of pixels
-  of the past frames is folded into the channels of one cell of a coarse 8x8 grid and 3x3 convolutions mix
-  neighbouring cells; the code enters as constant input channels. Besides the past frames it reads the
-  "glide" (`glide=True`): frame t moved on by the ink's last move (a bilinear shift), where the ball would be
-  if nothing pushed it and no wall stopped it. The convolutions then only correct the glide (a bounce, a
-  push), so little of the frame is left unexplained by the past, and the code is not needed to fix the
-  ball's own motion. The dynamics never sees frame t+1: whatever the past cannot tell must come through the
-  code. Rolled out, it feeds its own frames back in, as chapter 2's model feeds back its tokens.
+  of the past frames and of the glide (frame t moved on to the glide's target) is folded into the channels
+  of one cell of a coarse 8x8 grid and 3x3 convolutions mix neighbouring cells; the code enters as constant
+  input channels. The convolutions only correct the glide (for a push), so the code is not needed to fix
+  the ball's own motion. The dynamics never sees frame t+1: whatever the past cannot tell must come through
+  the code. Rolled out, it feeds its own frames back in, as chapter 2's model feeds back its tokens.
 - The loss: the dynamics rolls `K` steps from true past frames with the codes the action encoder inferred
   from the true frames; binary cross-entropy of each predicted frame (chapter 5's frame_loss), plus the
   quantiser's term (none for the chapter's simplex: a term asking for equal shares of the codes would spread
@@ -52,7 +56,7 @@ PUSH_DIRECTIONS = np.array([(0.0, 0.0), (1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.
 @dataclass(frozen=True)
 class LatentActionConfig:
     size: int = 32  # frames are size x size
-    past: int = 2  # frames the dynamics reads (2: the past holds the velocity; 1: it does not)
+    past: int = 3  # frames the dynamics reads (2: the past holds the velocity; 3: and tells a bounce from a push)
     channels: int = 64  # channels of the dynamics' convolutions
     layers: int = 4  # 3x3 convolutions of the dynamics
     patch: int = 4  # side of the pixel blocks folded into channels
@@ -66,7 +70,9 @@ class LatentActionConfig:
     vq_weight: float = 0.0  # weight of the quantiser's term next to the frame loss (a frame's BCE summed over pixels):
     # "simplex": a term for spreading the choices over all codes (0: none; dead codes are restarted instead);
     # "vq": the codebook and commitment terms (use > 0)
-    glide: bool = True  # also hand the dynamics frame t moved on by the ink's last move (needs past >= 2)
+    glide: bool = True  # also hand the dynamics frame t moved on by the ball's velocity (needs past >= 2)
+    walls: bool = True  # the glide knows the box: the ball reflects off its walls (False: it glides through them)
+    radius: float = 3.0  # the ball's radius in px (walls=True): its centre bounces at radius and size - radius
 
     def __post_init__(self):
         for name in ("size", "past", "channels", "layers", "patch", "codes", "code_dim", "action_hidden"):
@@ -92,6 +98,8 @@ class LatentActionConfig:
             if self.codes != int(np.prod(levels)) or self.code_dim != len(levels):
                 raise ValueError(f"with levels {levels}, codes must be {int(np.prod(levels))} and code_dim {len(levels)}, "
                                  f"got codes={self.codes}, code_dim={self.code_dim}")
+        if isinstance(self.radius, bool) or not isinstance(self.radius, (int, float)) or not 0 < self.radius < self.size / 2:
+            raise ValueError(f"radius must be a number in (0, size / 2), got {self.radius!r}")
         for name in ("commitment", "vq_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
@@ -140,7 +148,8 @@ class LatentActionModel(nn.Module):
         p2, cells = c.patch**2, (c.size // c.patch) ** 2
         # where the ink is in each frame (its centre of mass, a fixed linear read-out of the pixels), then an MLP
         # that compares those points across the frames
-        self.action_encoder = mlp([4 * c.past, c.action_hidden, c.action_hidden, c.code_dim])  # centre, moves, changes
+        n_in = 2 if c.glide else 4 * c.past  # the surprise; or centre, moves and their changes
+        self.action_encoder = mlp([n_in, c.action_hidden, c.action_hidden, c.code_dim])
         self.register_buffer("grid", (torch.arange(c.size, dtype=torch.float32) + 0.5) / 4, persistent=False)
         if c.quantiser == "vq":
             self.codebook = nn.Parameter(torch.randn(c.codes, c.code_dim) * 0.1)
@@ -160,19 +169,34 @@ class LatentActionModel(nn.Module):
 
     def propose(self, frames: torch.Tensor) -> torch.Tensor:
         """The action encoder's continuous proposals for the step into every frame after the first `past`:
-        frames (B, T > past, H, W) -> (B, T - past, code_dim); proposal i reads frames i .. i + past."""
-        p = self.config.past
+        frames (B, T > past, H, W) -> (B, T - past, code_dim); proposal i reads frames i .. i + past.
+        With the glide it reads the surprise: where the ink is at t+1 minus where the glide put it (with
+        walls=True mirrored back at a wall the glide met, so a push reads the same there as in the open).
+        Without the glide it reads frame t's centre, the moves faintly and how each move changed strongly."""
+        c = self.config
+        p = c.past
         self._check(frames, p + 1)
+        if c.glide:
+            windows = frames.unfold(1, p + 1, 1).permute(0, 1, 4, 2, 3)  # (B, T - p, p + 1, H, W)
+            flat = windows.flatten(0, 1)
+            _, target, beyond = self.glide_target(flat[:, :p])
+            seen = 4 * self.ink_centres(flat[:, p:])[:, 0]  # px
+            surprise = unfold_walls(seen, beyond, self._walls()) - target  # a push: about 1 px its way
+            return self.action_encoder(2 * surprise.unflatten(0, windows.shape[:2]))
         points = self.ink_centres(frames)  # (B, T, 2)
         moves = 4 * (points[:, 1:] - points[:, :-1])  # (B, T - 1, 2): how far the ink moved between frames, px
-        changes = moves[:, 1:] - moves[:, :-1]  # (B, T - 2, 2): how much each move differs from the one before
-        centre = points[:, p - 1 : -1] / (self.config.size / 8) - 1  # frame t's centre, scaled to [-1, 1]
+        centre = points[:, p - 1 : -1] / (c.size / 8) - 1  # frame t's centre, scaled to [-1, 1]
         # the moves enter faintly (/4, about +-1) and their changes strongly (x2): at the start of training the
         # codes then split the steps by how the motion changed, not by where the ball heads
         parts = [centre, moves.unfold(1, p, 1).flatten(2) / 4]
         if p > 1:
+            changes = moves[:, 1:] - moves[:, :-1]
             parts.append(2 * changes.unfold(1, p - 1, 1).flatten(2))
-        return self.action_encoder(torch.cat(parts, dim=2))  # centre at t, the `past` moves and their changes up to t+1
+        return self.action_encoder(torch.cat(parts, dim=2))
+
+    def _walls(self) -> tuple[float, float] | None:
+        c = self.config
+        return (c.radius, c.size - c.radius) if c.walls else None
 
     def ink_centres(self, frames: torch.Tensor) -> torch.Tensor:
         """The centre of mass of each frame's ink, (x, y) in px / 4: frames (B, T, H, W) -> (B, T, 2)."""
@@ -211,12 +235,40 @@ class LatentActionModel(nn.Module):
         code = action[:, :, None, None].expand(-1, -1, *cells.shape[2:])  # the code: constant input channels
         return F.pixel_shuffle(self.dynamics(torch.cat([cells, code], dim=1)), c.patch)[:, 0]
 
+    def glide_target(self, past: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Where the ball goes next if nothing pushes it: past frames (B, >= 2, H, W) -> (its centre at t,
+        its glide target at t+1 unfolded, i.e. as if the walls were not there, and which way that target lies
+        beyond a wall: -1, 0 or +1 per axis), each (B, 2) in px. The velocity at t is the last move; with
+        walls=True and three past frames, a last move that may have bounced off a wall is read both ways and
+        the reading whose speed before the wall is closer to the move before is kept."""
+        ink = (past[:, -3:] - 0.2).clamp_min(0)  # faint imagined pixels do not pull the centre
+        points = 4 * self.ink_centres(ink)  # (B, <= 3, 2) px
+        now, before = points[:, -1], points[:, -2]
+        velocity = now - before
+        walls = self._walls()
+        if walls is None:
+            return now, now + velocity, torch.zeros_like(now)
+        if points.shape[1] >= 3:  # a wall may have turned the last move: u = the speed before it, -u after
+            earlier = before - points[:, -3]
+            best = (velocity - earlier).abs()
+            for wall, side in zip(walls, (-1.0, 1.0)):
+                u = 2 * wall - now - before  # bounced at this wall: now = 2 wall - (before + u)
+                possible = (before + u - wall) * side > 0
+                cost = torch.where(possible, (u - earlier).abs(), torch.full_like(u, math.inf))
+                take = cost < best
+                best, velocity = torch.where(take, cost, best), torch.where(take, -u, velocity)
+        target = now + velocity
+        beyond = (target > walls[1]).float() - (target < walls[0]).float()
+        return now, target, beyond
+
     def glide(self, past: torch.Tensor) -> torch.Tensor:
-        """Frame t moved on by the ink's move from frame t-1 to t (bilinear): where the ball would be if nothing
-        pushed it and no wall stopped it. past (B, >= 2, H, W) -> (B, H, W)."""
-        ink = (past[:, -2:] - 0.2).clamp_min(0)  # faint imagined pixels do not pull the centre
-        move = self.ink_centres(ink)  # px / 4
-        move = (move[:, 1] - move[:, 0]) * 4 * 2 / self.config.size  # in grid units ([-1, 1] spans the frame)
+        """Frame t moved on to the glide target (glide_target, reflected at the walls when walls=True): where
+        the ball would be if nothing pushed it. past (B, >= 2, H, W) -> (B, H, W)."""
+        now, target, beyond = self.glide_target(past)
+        walls = self._walls()
+        if walls is not None:
+            target = unfold_walls(target, beyond, walls)  # reflect back into the box
+        move = (target - now) * 2 / self.config.size  # in grid units ([-1, 1] spans the frame)
         theta = torch.zeros(past.shape[0], 2, 3, dtype=past.dtype)
         theta[:, 0, 0] = theta[:, 1, 1] = 1
         theta[:, :, 2] = -move
@@ -244,6 +296,16 @@ class LatentActionModel(nn.Module):
         return torch.sigmoid(self.rollout_logits(context[:, -self.config.past :], self.code_vectors(codes)))
 
 
+def unfold_walls(points: torch.Tensor, beyond: torch.Tensor, walls) -> torch.Tensor:
+    """Mirror points (..., 2) at the wall each axis lies beyond (beyond: -1 the low wall, +1 the high, 0
+    none): maps a glide target beyond a wall to where the bounce puts it, and a seen position back to the
+    side the glide target is on, so a push reads the same at a wall as in the open."""
+    if walls is None:
+        return points
+    low, high = walls
+    return torch.where(beyond > 0, 2 * high - points, torch.where(beyond < 0, 2 * low - points, points))
+
+
 # ------------------------------------------------------------------------------------------------ the loss
 
 
@@ -258,47 +320,68 @@ def latent_action_loss(model: LatentActionModel, frames: torch.Tensor) -> torch.
         restart_dead_choices(model)  # before the forward pass: the weights it moves are then not yet in use
     e = model.propose(frames)  # (B, K, code_dim): the steps into frames past .. past + K - 1
     q_st, index = model.quantise(e)
+    logits = model.rollout_logits(frames[:, :p], q_st)
+    # chapter 5's frame_loss, kept per step: BCE summed over each frame's pixels
+    step_losses = F.binary_cross_entropy_with_logits(logits, frames[:, p:], reduction="none").sum(dim=(-2, -1))
     vq = e.new_zeros(())
     if model.config.quantiser == "simplex":  # optional: the batch's mean choice should spread over the codes
         usage = torch.softmax(e, dim=-1).flatten(0, -2).mean(0)
         vq = math.log(model.config.codes) + (usage * usage.clamp_min(1e-8).log()).sum()
         if model.training:
-            count_choices(model, index)
+            count_choices(model, index, step_losses.detach())
     if model.config.quantiser == "vq":
         q = model.codebook[index]
         vq = F.mse_loss(q, e.detach()) + model.config.commitment * F.mse_loss(e, q.detach())
         if model.training:
             restart_dead_codes(model.codebook, e.detach(), index)
-    logits = model.rollout_logits(frames[:, :p], q_st)
-    return frame_loss(logits, frames[:, p:]) + model.config.vq_weight * vq
+    return step_losses.mean() + model.config.vq_weight * vq
 
 
 @torch.no_grad()
-def count_choices(model: LatentActionModel, index: torch.Tensor, memory: float = 0.98) -> torch.Tensor:
-    """Update the running share of each code among the steps of the last training batches (for
-    restart_dead_choices); returns it."""
-    share = torch.bincount(index.reshape(-1), minlength=model.config.codes).float() / index.numel()
+def count_choices(model: LatentActionModel, index: torch.Tensor, losses: torch.Tensor | None = None,
+                  memory: float = 0.98) -> torch.Tensor:
+    """Update the running share of each code among the steps of the last training batches and, given the
+    steps' losses (shaped like index), each code's running mean loss (for restart_dead_choices); returns the share."""
+    n = model.config.codes
+    counts = torch.bincount(index.reshape(-1), minlength=n).float()
+    share = counts / index.numel()
     running = getattr(model, "_code_share", None)
     model._code_share = share if running is None else memory * running + (1 - memory) * share
+    if losses is not None:
+        total = torch.zeros(n).index_add_(0, index.reshape(-1), losses.reshape(-1).float())
+        mean = torch.where(counts > 0, total / counts.clamp_min(1), torch.zeros(n))
+        old = getattr(model, "_code_loss", None)
+        if old is None:
+            model._code_loss = mean
+        else:  # codes absent from this batch keep their running loss
+            model._code_loss = torch.where(counts > 0, memory * old + (1 - memory) * mean, old)
     return model._code_share
 
 
 @torch.no_grad()
 def restart_dead_choices(model: LatentActionModel, floor: float = 0.01) -> int:
     """The simplex quantiser's dead-code restart: a code chosen for less than `floor` of the recent steps
-    (count_choices) gets the scores of the busiest code, plus a little noise, in the action encoder's last
-    layer, so that the two split the busiest code's steps and training pulls them apart. Returns how many
-    codes were restarted. Without it a code that loses at the start is never chosen again."""
+    (count_choices) gets the scores of the worst-fitting code (the highest running mean loss of its steps;
+    without losses counted, the busiest code), plus a little noise, in the action encoder's last layer, so
+    that the two split that code's steps and training pulls them apart. Returns how many codes were
+    restarted. Without it a code that loses at the start is never chosen again, and one code must serve two pushes."""
     running = getattr(model, "_code_share", None)
     if running is None:
         return 0
     last = model.action_encoder[-1]
     dead = (running < floor).nonzero().flatten().tolist()
+    losses = getattr(model, "_code_loss", None)
     for code in dead:
-        busiest = int(running.argmax())
-        last.weight[code] = last.weight[busiest] + 0.01 * torch.randn_like(last.weight[busiest])
-        last.bias[code] = last.bias[busiest]
-        running[code] = running[busiest] = running[busiest] / 2
+        alive = running >= floor
+        if losses is not None and alive.any():
+            donor = int(torch.where(alive, losses, torch.full_like(losses, -math.inf)).argmax())
+        else:
+            donor = int(running.argmax())
+        last.weight[code] = last.weight[donor] + 0.01 * torch.randn_like(last.weight[donor])
+        last.bias[code] = last.bias[donor]
+        running[code] = running[donor] = running[donor] / 2
+        if losses is not None:
+            losses[code] = losses[donor]
     return len(dead)
 
 

@@ -11,7 +11,8 @@ Reading the codes (labels enter here, after training): `code_confusion` counts w
 infers for each true push on held-out clips; `best_mapping` finds the one-to-one pairing of codes with
 pushes that agrees most often (trying every assignment: a handful of codes is few enough);
 `attach_mapping` stores it in the model (its `push_codes`, used by as_predictor); `controllability`
-checks that pressing a code moves the imagined ball in the direction of its push.
+checks that pressing a code moves the imagined ball in the direction of its push, by default from the starts
+where no wall turns a push round (`clear_starts`, asked of the simulator).
 
 `presets()` holds the configs `python -m worldmodels.train latent_actions --config NAME` trains
 (`chapter13`, the recorded run; `tiny`, seconds on a CPU) and `train_from_config` trains one: the model's
@@ -258,19 +259,41 @@ def agrees_in_direction(shifts, directions, max_angle_deg: float = 45.0) -> np.n
     return (norms > 0) & (dot > np.cos(np.radians(max_angle_deg)) * norms)
 
 
+def clear_starts(videos: BallVideos, start: int, steps: int) -> np.ndarray:
+    """(B,) True where ball 0, from its state at frame `start`, meets no wall within `steps` frames whichever
+    single push (or none) it gets first (asked of the simulator): there a push's effect is not turned around
+    by a wall, so the direction of the shift it causes is the push's own."""
+    check_count("steps", steps)
+    p, v = videos.positions[:, start], videos.velocities[:, start]
+    clear = np.ones(len(videos), dtype=bool)
+    for push in PUSH_DIRECTIONS:
+        actions = np.zeros((len(videos), steps + 1, 2))
+        actions[:, 0] = push
+        run = simulate(videos.world, len(videos), steps + 1, init=(p, v), actions=actions)
+        velocity = run.velocities[:, :, 0]
+        pushed = velocity[:, :-1] + run.actions[:, :-1]
+        clear &= ~(np.sign(velocity[:, 1:]) * np.sign(pushed) < 0).any(axis=(1, 2))
+    return clear
+
+
 @torch.no_grad()
-def controllability(model: LatentActionModel, videos: BallVideos, steps: int = 3) -> dict:
+def controllability(model: LatentActionModel, videos: BallVideos, steps: int = 3, away_from_walls: bool = True) -> dict:
     """Press each pushing code once from held-out starts, then the no-push code, and compare the imagined
     ball with `steps` no-push presses: the shift (centroid, px) must point within 45 degrees of the code's
-    mapped push. Returns {"per_push": {class: fraction}, "agree": agreeing (start, code) pairs, "n": all pairs}."""
+    mapped push. With away_from_walls, only the starts where no wall turns a push around within the steps
+    count (clear_starts: at a wall the real ball's shift points the other way too). Returns {"per_push":
+    {class: fraction}, "agree": agreeing (start, code) pairs, "n": all pairs, "starts": starts used}."""
     check_count("steps", steps)
     c = model.config.past
     if videos.frames.shape[1] < c:
         raise ValueError(f"videos need at least past = {c} frames, got {videos.frames.shape[1]}")
     if int(model.push_codes.min()) < 0:
         raise ValueError("attach_mapping first: the model's push_codes are not measured yet")
-    context = torch.as_tensor(videos.frames[:, :c])
-    b, none = len(videos), int(model.push_codes[0])
+    keep = clear_starts(videos, c - 1, steps) if away_from_walls else np.ones(len(videos), dtype=bool)
+    context = torch.as_tensor(videos.frames[keep, :c])
+    b, none = len(context), int(model.push_codes[0])
+    if b == 0:
+        raise ValueError("no start of these videos is clear of the walls; use more videos or away_from_walls=False")
 
     def end_position(first_code: int) -> np.ndarray:
         codes = torch.full((b, steps), none, dtype=torch.long)
@@ -284,4 +307,4 @@ def controllability(model: LatentActionModel, videos: BallVideos, steps: int = 3
         ok = agrees_in_direction(shift, np.broadcast_to(PUSH_DIRECTIONS[cls], shift.shape))
         per_push[cls] = float(ok.mean())
         agree, n = agree + int(ok.sum()), n + b
-    return {"per_push": per_push, "agree": agree, "n": n}
+    return {"per_push": per_push, "agree": agree, "n": n, "starts": b}

@@ -65,6 +65,22 @@ class History:
     seconds: float = 0.0  # wall-clock time of the loop
 
 
+def run_facts(history: History, cpu_seconds: float, model: torch.nn.Module) -> dict:
+    """What a benchmark records about a training run besides its metrics: wall and CPU seconds, the machine's
+    1-minute load average when it ended (a busy machine stretches the wall time), torch's thread count, the
+    parameter count and the mean loss of the last 50 steps."""
+    import os
+
+    return {
+        "train_seconds": round(history.seconds, 1),
+        "train_cpu_seconds": round(cpu_seconds, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "torch_threads": torch.get_num_threads(),
+        "params": n_parameters(model),
+        "final_train_loss": round(float(sum(history.train_loss[-50:]) / len(history.train_loss[-50:])), 3),
+    }
+
+
 def learning_rate(step: int, config: TrainConfig) -> float:
     """Linear warm-up, then cosine decay from lr to lr * min_lr_fraction."""
     if step < config.warmup_steps:

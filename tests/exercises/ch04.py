@@ -5,11 +5,10 @@ whose answers are worked out by hand in the comments.
 """
 
 import numpy as np
-import torch
 
 from worldmodels.centroid import centroids
 from worldmodels.data import CANONICAL
-from worldmodels.grading import exercise_test
+from worldmodels.grading import exercise_test, expect_array
 from worldmodels.render import render
 
 # The tests hand the learner's functions only plain data (numbers, arrays, tensors), and the step functions
@@ -18,23 +17,13 @@ from worldmodels.render import render
 REMOTE = True
 
 
-def _array(result, what, shape=None):
-    if isinstance(result, torch.Tensor):
-        result = result.detach().numpy()
-    out = np.asarray(result, dtype=np.float64)
-    if shape is not None:
-        assert out.shape == shape, f"expected {what} to return shape {shape}, got {out.shape}"
-    assert np.all(np.isfinite(out)), f"expected finite numbers from {what}, got {out.tolist()}"
-    return out
-
-
 # ex4.1 copy_last_frame(context, actions, horizon): (B, C, H, W) -> (B, horizon, H, W), the last frame repeated.
 
 
 @exercise_test("ex4.1", points=1, hint="Take context[:, -1] (shape (B, H, W)) and repeat it along a new axis 1.")
 def copy_last_shape_and_values(ns):
     context = np.arange(2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2)
-    out = _array(ns["copy_last_frame"](context.copy(), None, 4), "copy_last_frame", (2, 4, 2, 2))
+    out = expect_array(ns["copy_last_frame"](context.copy(), None, 4), "copy_last_frame", (2, 4, 2, 2))
     for k in range(4):  # every predicted frame is the last context frame
         assert np.array_equal(out[:, k], context[:, -1]), f"expected frame {k} to equal context[:, -1], got {out[:, k].tolist()}"
 
@@ -42,9 +31,9 @@ def copy_last_shape_and_values(ns):
 @exercise_test("ex4.1", points=1, hint="The horizon sets how many frames come back, even when it is 1 or larger than C.")
 def copy_last_any_horizon(ns):
     context = np.random.default_rng(0).random((3, 2, 4, 4)).astype(np.float32)
-    one = _array(ns["copy_last_frame"](context.copy(), None, 1), "copy_last_frame(horizon=1)", (3, 1, 4, 4))
+    one = expect_array(ns["copy_last_frame"](context.copy(), None, 1), "copy_last_frame(horizon=1)", (3, 1, 4, 4))
     assert np.array_equal(one[:, 0], context[:, 1]), "expected the single predicted frame to be the last context frame"
-    _array(ns["copy_last_frame"](context.copy(), None, 7), "copy_last_frame(horizon=7)", (3, 7, 4, 4))
+    expect_array(ns["copy_last_frame"](context.copy(), None, 7), "copy_last_frame(horizon=7)", (3, 7, 4, 4))
 
 
 # ex4.2 constant_velocity_step(window): two frames (B, 2, H, W) -> the next frame (B, H, W), the ball moved on by
@@ -61,7 +50,7 @@ def _pair(first, second):
 def step_moves_the_ball_on(ns):
     # (10, 12) -> (12, 13): the next position is (14, 14); (20, 8) -> (19, 10): (18, 12)
     window = _pair([[10.0, 12.0], [20.0, 8.0]], [[12.0, 13.0], [19.0, 10.0]])
-    out = _array(ns["constant_velocity_step"](window), "constant_velocity_step", (2, 32, 32))
+    out = expect_array(ns["constant_velocity_step"](window), "constant_velocity_step", (2, 32, 32))
     expected = render(np.array([[[14.0, 14.0]], [[18.0, 12.0]]]), CANONICAL.radius, CANONICAL.size)
     worst = float(np.abs(out - expected).max())  # decoding is sub-pixel exact away from the walls: grey levels differ by < 0.1
     assert worst < 0.1, f"expected the balls drawn at (14, 14) and (18, 12), got frames that differ by up to {worst:.2f}"
@@ -72,7 +61,7 @@ def step_follows_any_velocity(ns):
     rng = np.random.default_rng(4)
     first = rng.uniform(11.0, 21.0, size=(6, 2))
     second = first + rng.uniform(-2.0, 2.0, size=(6, 2))  # the next position stays in [7, 25]: away from the walls
-    out = _array(ns["constant_velocity_step"](_pair(first, second)), "constant_velocity_step", (6, 32, 32))
+    out = expect_array(ns["constant_velocity_step"](_pair(first, second)), "constant_velocity_step", (6, 32, 32))
     found = centroids(out)[:, 0]
     error = float(np.abs(found - (2 * second - first)).max())
     assert error < 0.05, f"expected each ball at 2 * p_last - p_before, got one {error:.2f} px away"
@@ -98,11 +87,11 @@ def overlap_by_hand(ns):
 def overlap_keeps_batch_axes(ns):
     rng = np.random.default_rng(1)
     pred, true = rng.random((2, 3, 4, 5)), rng.random((2, 3, 4, 5))
-    out = _array(ns["ball_overlap"](pred, true, 0.5), "ball_overlap", (2, 3))
+    out = expect_array(ns["ball_overlap"](pred, true, 0.5), "ball_overlap", (2, 3))
     a, b = pred > 0.5, true > 0.5
     expected = (a & b).sum(axis=(-2, -1)) / (a | b).sum(axis=(-2, -1))
     assert np.allclose(out, expected), f"expected {expected.round(3).tolist()}, got {out.round(3).tolist()}"
-    same = _array(ns["ball_overlap"](true, true, 0.5), "ball_overlap", (2, 3))
+    same = expect_array(ns["ball_overlap"](true, true, 0.5), "ball_overlap", (2, 3))
     assert np.all(same == 1), f"expected ones for a perfect prediction, got {same.tolist()}"
 
 
@@ -121,7 +110,7 @@ def _fibonacci(window):  # next frame = sum of the two inputs
 def rollout_feeds_back(ns):
     context = np.zeros((2, 3, 2, 2))
     context[:, -1] = 5.0
-    out = _array(ns["rollout"](_plus_one, context.copy(), 4, 1), "rollout", (2, 4, 2, 2))
+    out = expect_array(ns["rollout"](_plus_one, context.copy(), 4, 1), "rollout", (2, 4, 2, 2))
     got = out[0, :, 0, 0].tolist()
     assert got == [6.0, 7.0, 8.0, 9.0], f"with step = last frame + 1 from a last frame of 5, expected [6, 7, 8, 9], got {got}"
 
@@ -130,14 +119,14 @@ def rollout_feeds_back(ns):
 def rollout_window_order(ns):
     # frames 1, 1 -> 2, 3, 5, 8, 13 (each the sum of the two before)
     context = np.ones((1, 2, 1, 1))
-    out = _array(ns["rollout"](_fibonacci, context.copy(), 5, 2), "rollout", (1, 5, 1, 1))
+    out = expect_array(ns["rollout"](_fibonacci, context.copy(), 5, 2), "rollout", (1, 5, 1, 1))
     assert out.ravel().tolist() == [2, 3, 5, 8, 13], f"expected [2, 3, 5, 8, 13], got {out.ravel().tolist()}"
 
 
 @exercise_test("ex4.4", points=1, hint="Only the last n_input context frames enter the first step.")
 def rollout_uses_last_frames_only(ns):
     context = np.array([100.0, 100.0, 2.0, 3.0]).reshape(1, 4, 1, 1)  # the 100s are too old to matter
-    out = _array(ns["rollout"](_fibonacci, context.copy(), 3, 2), "rollout", (1, 3, 1, 1))
+    out = expect_array(ns["rollout"](_fibonacci, context.copy(), 3, 2), "rollout", (1, 3, 1, 1))
     assert out.ravel().tolist() == [5, 8, 13], f"from last frames 2, 3 expected [5, 8, 13], got {out.ravel().tolist()}"
 
 

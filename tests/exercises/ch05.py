@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from worldmodels import world_model as wm
-from worldmodels.grading import exercise_test
+from worldmodels.grading import exercise_test, expect_number
 
 # The tests hand the learner's functions only plain data (numbers, arrays, tensors) and tiny WorldModels,
 # rebuilt there from their config and weights; their gradients come back: the grader runs
@@ -23,15 +23,6 @@ def _tiny_model(seed=0):
     return wm.WorldModel(TINY)
 
 
-def _number(result, what):
-    if isinstance(result, torch.Tensor):
-        assert result.numel() == 1, f"expected {what} to return a scalar, got shape {tuple(result.shape)}"
-        result = result.item()
-    value = float(result)
-    assert np.isfinite(value), f"expected a finite number from {what}, got {value}"
-    return value
-
-
 # ex5.1 rollout_loss(model, frames, actions): reconstruction + K imagined frames, mean BCE per frame.
 
 
@@ -42,9 +33,8 @@ def loss_with_one_imagined_step(ns):
     z0 = model.encode(frames[:, :3])
     z1 = model.step(z0, actions[:, 2])
     expected = 0.5 * (wm.frame_loss(model.decode_logits(z0), frames[:, 2]) + wm.frame_loss(model.decode_logits(z1), frames[:, 3]))
-    got = _number(ns["rollout_loss"](model, frames, actions), "rollout_loss")
+    got = expect_number(ns["rollout_loss"](model, frames, actions), "rollout_loss")
     assert np.isclose(got, expected.item(), rtol=1e-4), f"expected {expected.item():.4f} nats per frame, got {got:.4f}"
-
 
 
 # ex5.2 probe_r2(train_z, train_y, test_z, test_y): affine least squares on train, R^2 per column on test.

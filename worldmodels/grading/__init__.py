@@ -11,6 +11,7 @@
 """
 
 from .checker import check, run_test
+from .expect import expect_array, expect_number
 from .registry import exercise_test, find_tests
 
-__all__ = ["check", "exercise_test", "run_test", "find_tests"]
+__all__ = ["check", "exercise_test", "expect_array", "expect_number", "run_test", "find_tests"]

@@ -5,21 +5,15 @@ They compare with the course's own tokenizer, which the student edition of the p
 
 import numpy as np
 
-from worldmodels.grading import exercise_test
+from worldmodels.grading import exercise_test, expect_array
 from worldmodels.physics import WorldConfig, simulate
 from worldmodels.trajectory_tokens import PositionTokenizer
-
-
-def _array(result, what, shape):
-    out = np.asarray(result)
-    assert out.shape == shape, f"expected {what} to return shape {shape}, got {out.shape}"
-    return out
 
 
 @exercise_test("ex3.2", points=1, hint="Decoding a tokenized trajectory must land within half a bin of the truth on each axis.")
 def detokenize_round_trips(ns):
     tok = PositionTokenizer(size=32.0, n_bins=64)
     truth = simulate(WorldConfig(), 1, 12, seed=5).positions[0, :, 0]  # (12, 2)
-    pos = _array(ns["detokenize"](tok.encode(truth), 32.0, 64), "detokenize", (12, 2))
+    pos = expect_array(ns["detokenize"](tok.encode(truth), 32.0, 64), "detokenize", (12, 2), floats=False)
     error = np.abs(pos - truth).max()
     assert error <= tok.max_error + 1e-9, f"expected an error of at most {tok.max_error} px, got {error:.3f} px"

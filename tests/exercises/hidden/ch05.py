@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from worldmodels import world_model as wm
-from worldmodels.grading import exercise_test
+from worldmodels.grading import exercise_test, expect_number
 
 TINY = wm.WorldModelConfig(context=3, latent=6, enc_hidden=12, dyn_hidden=12, dec_hidden=12)  # reads 3 frames
 
@@ -17,21 +17,12 @@ def _tiny_model(seed=0):
     return wm.WorldModel(TINY)
 
 
-def _number(result, what):
-    if isinstance(result, torch.Tensor):
-        assert result.numel() == 1, f"expected {what} to return a scalar, got shape {tuple(result.shape)}"
-        result = result.item()
-    value = float(result)
-    assert np.isfinite(value), f"expected a finite number from {what}, got {value}"
-    return value
-
-
 @exercise_test("ex5.1", points=1, hint="Imagine from the latent of the first c = model.config.context frames only, with actions[:, c - 1], actions[:, c], ...; never encode later frames.")
 def loss_over_a_long_rollout(ns):
     model = _tiny_model(1)
     frames, actions = torch.rand(2, 3 + 6, 32, 32), torch.randn(2, 9, 2)
     expected = wm.rollout_loss(model, frames, actions).item()
-    got = _number(ns["rollout_loss"](model, frames, actions), "rollout_loss")
+    got = expect_number(ns["rollout_loss"](model, frames, actions), "rollout_loss")
     assert np.isclose(got, expected, rtol=1e-4), f"expected {expected:.4f} nats per frame for K = 6, got {got:.4f}"
 
 
