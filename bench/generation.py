@@ -7,10 +7,16 @@ decoder) is measured under "one_ball".
     python bench/generation.py                # load both reference runs, measure them, print one JSON object last
     python bench/generation.py --save-tracks  # train the track generator's reference recipe and store it as
                                               # worldmodels/checkpoints/track_generation.{pt,json}
+    python bench/generation.py --measure-tracks  # measure the stored reference again (e.g. after chapter 7's object
+                                              # model was re-recorded) and store the metrics in its JSON
     python bench/generation.py --save-prefix  # the short prefix run the reproduction test retrains
                                               # (worldmodels/checkpoints/track_generation_prefix.json)
     python bench/generation.py --scale-tracks # rerun the track generator's scale study (3 data sizes x 2 widths)
                                               # and store it in worldmodels/checkpoints/track_generation_scale.json
+    python bench/generation.py --variant per_frame  # train a variant of the reference recipe (a preset of
+                                              # track_generation_training: per_frame, moves), measure it like the
+                                              # reference (test split, w = 3) and store
+                                              # worldmodels/checkpoints/track_generation_<variant>.json
     python bench/generation.py --train        # one-ball generator: train the reference recipe instead of loading it
     python bench/generation.py --save         # one-ball generator: train it and store it (video_diffusion.*)
     python bench/generation.py --scale        # one-ball generator: rerun its small scale table
@@ -120,6 +126,30 @@ def save_prefix() -> dict:
     return record
 
 
+VARIANTS = ("per_frame", "moves")
+
+
+def variant_path(name: str):
+    return TRACKS.with_name(f"track_generation_{name}.json")
+
+
+def run_variant(name: str) -> dict:
+    """Train the preset `name` (the reference recipe with another token layout or latent), measure it as the
+    reference is measured (256 test captions, w = 3; no guidance sweep, no object model) and record it."""
+    recipe = tgt.presets()[name]
+    seed_everything(0)
+    g, history = tgt.train_generator(recipe, progress=False)
+    m = tg.reference_metrics(g, sweep_n=16, guidances=(3.0,))
+    record = {"command": f"python bench/generation.py --variant {name}", "preset": name,
+              "recipe": dataclasses.asdict(recipe), "params": n_parameters(g),
+              "train_seconds": round(history.seconds, 1),
+              "final_loss": round(float(sum(history.train_loss[-50:]) / 50), 5),
+              "load_average": [round(x, 2) for x in os.getloadavg()],
+              **{k: m[k] for k in ("n_clips", "law_pass", "inside_box", "speed_outside", "prompt_adherence")}}
+    variant_path(name).write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
 def track_benchmark(args) -> dict:
     """The track generator's measurements (the top-level keys of the benchmark)."""
     if args.save_tracks:
@@ -137,7 +167,7 @@ def track_benchmark(args) -> dict:
     g.generate(prompts, seed=1)
     sample_seconds = time.perf_counter() - start
     metrics = tg.reference_metrics(g, object_model=tg.load_object_model())
-    if args.save_tracks:
+    if args.save_tracks or args.measure_tracks:
         record["metrics"] = metrics
         TRACKS.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     if args.save_prefix:
@@ -146,18 +176,26 @@ def track_benchmark(args) -> dict:
         TRACKS_SCALE.write_text(json.dumps(run_track_scale(), indent=2) + "\n")
     return {"train_seconds": record["train_seconds"], "params": record["params"],
             "sample_seconds_16": round(sample_seconds, 3), **metrics,
-            "scale": json.loads(TRACKS_SCALE.read_text()) if TRACKS_SCALE.exists() else None}
+            "scale": json.loads(TRACKS_SCALE.read_text()) if TRACKS_SCALE.exists() else None,
+            **{name: json.loads(variant_path(name).read_text()) for name in VARIANTS if variant_path(name).exists()}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variant", choices=VARIANTS, help="train, measure and record a variant of the track "
+                        "generator's recipe (then stop)")
     parser.add_argument("--train", action="store_true", help="one-ball: train the reference recipe instead of loading it")
     parser.add_argument("--save", action="store_true", help="one-ball: train and store the reference run")
     parser.add_argument("--scale", action="store_true", help="one-ball: rerun the scale table and store it")
     parser.add_argument("--save-tracks", action="store_true", help="train and store the track generator's reference run")
+    parser.add_argument("--measure-tracks", action="store_true", help="measure the stored track generator again and "
+                        "store its metrics")
     parser.add_argument("--save-prefix", action="store_true", help="train and record the reproduction test's prefix run")
     parser.add_argument("--scale-tracks", action="store_true", help="rerun the track generator's scale study")
     args = parser.parse_args()
+    if args.variant:
+        print(json.dumps(run_variant(args.variant)))
+        return
     seed_everything(0)
     load_before = os.getloadavg()
     tracks = track_benchmark(args)

@@ -69,6 +69,38 @@ def test_tokens_round_trip(clips):
         tg.to_tokens(clips.positions, clips.present, 3)
 
 
+@pytest.mark.parametrize("layout", [{"frames_per_token": 1, "balls_per_token": multiball.MAX_BALLS},
+                                    {"frames_per_token": 4, "latent": "moves"},
+                                    {"frames_per_token": 2, "balls_per_token": multiball.MAX_BALLS, "latent": "moves"}])
+def test_other_token_layouts_round_trip(clips, layout):
+    tokens = tg.to_tokens(clips.positions, clips.present, **layout)
+    k, f = layout.get("balls_per_token", 1), layout["frames_per_token"]
+    assert tokens.shape == (len(clips), multiball.MAX_BALLS // k * multiball.N_FRAMES // f, 3 * f * k)
+    tracks, presence = tg.from_tokens(tokens, multiball.N_FRAMES, **layout)
+    on = clips.present[:, None].repeat(multiball.N_FRAMES, 1)
+    assert np.array_equal(presence > 0, on) and np.abs(tracks - clips.positions)[on].max() < 1e-4
+    if layout.get("latent") == "moves":  # a ball's steps, not its positions, after the first frame
+        grid = tg.latent_grid(clips.positions, clips.present, "moves")
+        steps = np.diff(clips.positions[:, :, 0], axis=1) / tg.MOVE_SCALE
+        assert np.allclose(grid[:, :2, 1:, 0, 0].permute(0, 2, 1).numpy(), steps, atol=1e-5)
+    config = tg.dit_config(16, 1, 2, f, k)
+    g = tg.TrackGenerator(config, f, balls_per_token=k, latent=layout.get("latent", "positions"))
+    assert tg.build(tg.generator_config(g)).layout == g.layout
+    batch = (tokens[:4], multiball.tokenize([""] * 4), torch.full((4,), 0.5), torch.zeros_like(tokens[:4]))
+    assert torch.isfinite(tg.track_loss(g.dit, batch, **layout))
+
+
+def test_token_layout_bad_input(clips):
+    with pytest.raises(ValueError, match="balls_per_token"):
+        tg.to_tokens(clips.positions, clips.present, 4, 2)
+    with pytest.raises(ValueError, match="latent"):
+        tg.to_tokens(clips.positions, clips.present, latent="speeds")
+    with pytest.raises(ValueError, match="n_tokens"):
+        tg.TrackGenerator(tg.dit_config(16, 1, 2), 1, balls_per_token=multiball.MAX_BALLS)
+    with pytest.raises(ValueError, match="latent"):
+        tgt.RecipeConfig(latent="speeds")
+
+
 # ------------------------------------------------------------------------------------------------ laws
 
 

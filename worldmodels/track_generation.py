@@ -7,6 +7,9 @@
   `frames_per_token` frames; a token holds that ball's normalised (x, y) and its presence (+1 there, -1 absent)
   for each of those frames. The transformer (worldmodels.diffusion.DiT, adaLN-Zero, classifier-free guidance)
   sees which ball and which patch a token is only through a learned position embedding.
+- Variants of the latent (the chapter compares them): `balls_per_token` = MAX_BALLS cuts it one token per frame
+  holding every ball (the per-frame layout); latent "moves" holds each ball's first position and then its step
+  from each frame to the next, which the decoder only sums (no physics: a bounce is a change of step to learn).
 - Built in: that a clip is made of at most MAX_BALLS discs of one radius (the renderer draws discs at the tracks),
   and the box's coordinates (positions are scaled so that the box's reachable part is [-1, 1]).
 - Learned from data, nothing else telling it: straight flight, mirror bounces at the walls, what a collision does,
@@ -32,7 +35,7 @@ import torch
 
 from . import captions, laws, multiball
 from .diffusion import DiT, DiTConfig, interpolate, sample
-from .patches import patchify
+from .patches import patchify, unpatchify
 from .stats import wilson_interval
 
 SCALE = multiball.WORLD.size / 2 - multiball.WORLD.radius  # px: a centre's reach from the box centre (13 px)
@@ -56,10 +59,17 @@ class Generated:
         return self.presence > 0
 
 
-def latent_grid(positions, present) -> torch.Tensor:
+LATENTS = ("positions", "moves")
+MOVE_SCALE = 3.0  # px/frame: a step's scale in the "moves" latent (the world's fastest step is about 3 px)
+
+
+def latent_grid(positions, present, latent: str = "positions") -> torch.Tensor:
     """Tracks (B, T, N, 2) px and presence (B, N) or (B, T, N) bool -> the latent video (B, 3, T, N, 1): channels
-    x, y (scaled so that a centre's reach is [-1, 1]; 0 where a ball is absent) and presence (+1 / -1), on a grid of
-    time x balls x 1."""
+    x, y and presence (+1 / -1), on a grid of time x balls x 1. latent "positions": x, y of every frame, scaled so
+    that a centre's reach is [-1, 1] (0 where a ball is absent); "moves": the first frame's scaled position, then
+    each frame's step from the frame before, divided by MOVE_SCALE (0 where a ball is absent)."""
+    if latent not in LATENTS:
+        raise ValueError(f"latent must be one of {LATENTS}, got {latent!r}")
     p = torch.as_tensor(np.asarray(positions), dtype=torch.float32)
     if p.ndim != 4 or p.shape[-1] != 2:
         raise ValueError(f"positions must have shape (B, T, N, 2), got {tuple(p.shape)}")
@@ -70,41 +80,88 @@ def latent_grid(positions, present) -> torch.Tensor:
     if on.shape != (b, t, n):
         raise ValueError(f"present must have shape (B, N) or (B, T, N) for positions {tuple(p.shape)}, got {tuple(on.shape)}")
     xy = (p - multiball.WORLD.size / 2) / SCALE * on[..., None]  # absent balls sit at 0
+    if latent == "moves":
+        steps = (p[:, 1:] - p[:, :-1]) / MOVE_SCALE * (on[:, 1:] * on[:, :-1])[..., None]
+        xy = torch.cat([xy[:, :1], steps], dim=1)
     return torch.cat([xy, 2 * on[..., None] - 1], dim=-1).permute(0, 3, 1, 2)[..., None]
 
 
-def to_tokens(positions, present, frames_per_token: int = 4) -> torch.Tensor:
-    """Tracks (B, T, N, 2) px and presence -> tokens (B, N * T / f, 3 f): the latent grid cut into spacetime
-    patches of f = frames_per_token frames x 1 ball (patches.patchify), ordered ball-major (all patches of ball 0,
-    then of ball 1 ...); a token holds (x, y, presence) of its ball for each of its f frames."""
-    grid = latent_grid(positions, present)
+def grid_tracks(grid: torch.Tensor, latent: str = "positions") -> torch.Tensor:
+    """The latent video (B, 3, T, N, 1) -> tracks (B, T, N, 2) in px (torch, differentiable): "moves" are summed
+    into positions from the first frame's; nothing else is done to them."""
+    xy = grid[:, :2, ..., 0].permute(0, 2, 3, 1)  # (B, T, N, 2)
+    if latent == "moves":
+        xy = torch.cumsum(torch.cat([xy[:, :1] * SCALE, xy[:, 1:] * MOVE_SCALE], dim=1), dim=1)
+        return xy + multiball.WORLD.size / 2
+    return xy * SCALE + multiball.WORLD.size / 2
+
+
+def _check_layout(n_frames: int, n_balls: int, frames_per_token: int, balls_per_token: int) -> None:
+    if n_frames % frames_per_token or n_balls % balls_per_token:
+        raise ValueError(f"frames_per_token={frames_per_token} must divide the clip's {n_frames} frames and "
+                         f"balls_per_token={balls_per_token} its {n_balls} ball slots")
+
+
+def grid_tokens(grid: torch.Tensor, frames_per_token: int = 4, balls_per_token: int = 1) -> torch.Tensor:
+    """The latent video (B, 3, T, N, 1) -> tokens: spacetime patches of frames_per_token frames x balls_per_token
+    balls (patches.patchify), ordered ball-major (all patches of the first balls, then of the next ...)."""
     b, _, t, n, _ = grid.shape
-    if t % frames_per_token:
-        raise ValueError(f"frames_per_token={frames_per_token} must divide the clip's {t} frames")
-    tok = patchify(grid, (frames_per_token, 1, 1))  # (B, T/f x N, 3 f), time-major
-    tok = tok.reshape(b, t // frames_per_token, n, 3 * frames_per_token).transpose(1, 2)
-    return tok.reshape(b, n * (t // frames_per_token), 3 * frames_per_token)
+    _check_layout(t, n, frames_per_token, balls_per_token)
+    tok = patchify(grid, (frames_per_token, balls_per_token, 1))  # time-major
+    tok = tok.reshape(b, t // frames_per_token, n // balls_per_token, -1).transpose(1, 2)
+    return tok.reshape(b, (n // balls_per_token) * (t // frames_per_token), -1)
 
 
-def from_tokens(tokens: torch.Tensor, n_frames: int, n_balls: int = multiball.MAX_BALLS):
-    """Tokens of to_tokens -> (tracks (B, T, N, 2) px, presence (B, T, N)) as numpy float64."""
-    b = tokens.shape[0]
-    tok = tokens.reshape(b, n_balls, n_frames, 3).permute(0, 2, 1, 3).double().numpy()
-    return tok[..., :2] * SCALE + multiball.WORLD.size / 2, tok[..., 2]
+def token_grid(tokens: torch.Tensor, n_frames: int, n_balls: int = multiball.MAX_BALLS, frames_per_token: int = 4,
+               balls_per_token: int = 1) -> torch.Tensor:
+    """The inverse of grid_tokens: tokens -> the latent video (B, 3, T, N, 1)."""
+    _check_layout(n_frames, n_balls, frames_per_token, balls_per_token)
+    b, _, d = tokens.shape
+    tok = tokens.reshape(b, n_balls // balls_per_token, n_frames // frames_per_token, d).transpose(1, 2)
+    return unpatchify(tok.reshape(b, -1, d), (n_frames, n_balls, 1), (frames_per_token, balls_per_token, 1), 3)
 
 
-def track_loss(model: torch.nn.Module, batch, step_weight: float = 4.0, frames_per_token: int = 4) -> torch.Tensor:
+def to_tokens(positions, present, frames_per_token: int = 4, balls_per_token: int = 1,
+              latent: str = "positions") -> torch.Tensor:
+    """Tracks (B, T, N, 2) px and presence -> tokens (B, (N / k) (T / f), 3 f k): the latent grid cut into
+    spacetime patches of f = frames_per_token frames x k = balls_per_token balls, ordered ball-major. The default
+    (4 frames x 1 ball) gives each ball its own tokens; balls_per_token = N gives one token per frame patch holding
+    every ball (the per-frame layout)."""
+    return grid_tokens(latent_grid(positions, present, latent), frames_per_token, balls_per_token)
+
+
+def from_tokens(tokens: torch.Tensor, n_frames: int, n_balls: int = multiball.MAX_BALLS,
+                frames_per_token: int | None = None, balls_per_token: int = 1, latent: str = "positions"):
+    """Tokens of to_tokens -> (tracks (B, T, N, 2) px, presence (B, T, N)) as numpy float64 (frames_per_token
+    defaults to what the tokens' size says)."""
+    if frames_per_token is None:
+        frames_per_token = tokens.shape[-1] // (3 * balls_per_token)
+    grid = token_grid(tokens.double(), n_frames, n_balls, frames_per_token, balls_per_token)
+    return grid_tracks(grid, latent).numpy(), grid[:, 2, ..., 0].numpy()
+
+
+def track_loss(model: torch.nn.Module, batch, step_weight: float = 4.0, frames_per_token: int = 4,
+               balls_per_token: int = 1, latent: str = "positions") -> torch.Tensor:
     """Rectified flow with clean-track prediction. batch = (x0, words, t, noise) as diffusion.flow_matching_loss.
-    The error counts on the tokens and, with `step_weight`, on the tracks' first and second differences in time."""
+    The error counts on the tokens and, with `step_weight`, on the tracks' first and second differences in time
+    (in units of SCALE); with the "moves" latent also on the positions the moves sum to."""
     x0, words, t, noise = batch
     pred = model(interpolate(x0, noise, t), t, words)
     err = pred - x0
-    b, n_tok, d = err.shape
-    n = multiball.MAX_BALLS
-    e = err.reshape(b, n, n_tok // n, frames_per_token, 3)[..., :2].reshape(b, n, -1, 2)  # (B, N, T, 2)
+    n, n_frames = multiball.MAX_BALLS, multiball.N_FRAMES
+    if latent == "positions":
+        e = token_grid(err, n_frames, n, frames_per_token, balls_per_token)[:, :2, ..., 0]  # (B, 2, T, N)
+        e = e.permute(0, 3, 2, 1)  # (B, N, T, 2)
+        extra = 0.0
+    else:
+        def tracks(z):
+            return grid_tracks(token_grid(z, n_frames, n, frames_per_token, balls_per_token), latent)
+
+        e = ((tracks(pred) - tracks(x0)) / SCALE).transpose(1, 2)  # (B, N, T, 2)
+        extra = (e**2).mean()
     d1 = e[:, :, 1:] - e[:, :, :-1]
     d2 = d1[:, :, 1:] - d1[:, :, :-1]
-    return (err**2).mean() + step_weight * ((d1**2).mean() + (d2**2).mean())
+    return (err**2).mean() + extra + step_weight * ((d1**2).mean() + (d2**2).mean())
 
 
 class Denoiser(torch.nn.Module):
@@ -128,19 +185,28 @@ class Denoiser(torch.nn.Module):
 
 
 class TrackGenerator(torch.nn.Module):
-    """The diffusion transformer over ball tracks, with its sampling defaults."""
+    """The diffusion transformer over ball tracks, with its sampling defaults and its token layout
+    (frames_per_token x balls_per_token patches of the "positions" or "moves" latent)."""
 
     def __init__(self, dit_config: DiTConfig, frames_per_token: int = 4, guidance: float = 3.0, sample_steps: int = 24,
-                 precondition: bool = True):
+                 precondition: bool = True, balls_per_token: int = 1, latent: str = "positions"):
         super().__init__()
-        n_patches = multiball.N_FRAMES // frames_per_token
-        if multiball.N_FRAMES % frames_per_token or dit_config.n_tokens != multiball.MAX_BALLS * n_patches \
-                or dit_config.token_dim != 3 * frames_per_token:
-            raise ValueError(f"dit_config needs n_tokens = {multiball.MAX_BALLS} balls x {multiball.N_FRAMES} frames / "
-                             f"frames_per_token and token_dim = 3 x frames_per_token, got {dit_config}")
+        _check_layout(multiball.N_FRAMES, multiball.MAX_BALLS, frames_per_token, balls_per_token)
+        if latent not in LATENTS:
+            raise ValueError(f"latent must be one of {LATENTS}, got {latent!r}")
+        n_tokens = (multiball.MAX_BALLS // balls_per_token) * (multiball.N_FRAMES // frames_per_token)
+        if dit_config.n_tokens != n_tokens or dit_config.token_dim != 3 * frames_per_token * balls_per_token:
+            raise ValueError(f"dit_config needs n_tokens = {n_tokens} and token_dim = 3 x frames_per_token x "
+                             f"balls_per_token = {3 * frames_per_token * balls_per_token}, got {dit_config}")
         self.dit = Denoiser(dit_config) if precondition else DiT(dit_config)
         self.frames_per_token, self.guidance, self.sample_steps = frames_per_token, guidance, sample_steps
-        self.precondition = precondition
+        self.precondition, self.balls_per_token, self.latent = precondition, balls_per_token, latent
+
+    @property
+    def layout(self) -> dict:
+        """The token layout: keyword arguments of to_tokens / from_tokens."""
+        return {"frames_per_token": self.frames_per_token, "balls_per_token": self.balls_per_token,
+                "latent": self.latent}
 
     @torch.no_grad()
     def generate(self, prompts, seed: int = 0, guidance: float | None = None, n_steps: int | None = None) -> Generated:
@@ -156,25 +222,31 @@ class TrackGenerator(torch.nn.Module):
             raise ValueError(f"n_steps must be an integer >= 1, got {steps!r}")
         self.eval()
         z = sample(self.dit, words, steps, float(w), generator=torch.Generator().manual_seed(int(seed)))
-        tracks, presence = from_tokens(z, multiball.N_FRAMES)
+        tracks, presence = from_tokens(z, multiball.N_FRAMES, **self.layout)
         return Generated(tracks, presence, multiball.draw(tracks, presence > 0))
 
 
 def generator_config(g: TrackGenerator) -> dict:
-    """The config dict of a checkpoint: {"dit_config", "frames_per_token", "guidance", "sample_steps", "precondition"}."""
+    """The config dict of a checkpoint: {"dit_config", "frames_per_token", "guidance", "sample_steps", "precondition",
+    "balls_per_token", "latent"}."""
     return {"dit_config": dataclasses.asdict(g.dit.config), "frames_per_token": g.frames_per_token,
-            "guidance": g.guidance, "sample_steps": g.sample_steps, "precondition": g.precondition}
+            "guidance": g.guidance, "sample_steps": g.sample_steps, "precondition": g.precondition,
+            "balls_per_token": g.balls_per_token, "latent": g.latent}
 
 
 def build(config: dict) -> TrackGenerator:
     """A fresh TrackGenerator from generator_config's dict."""
     return TrackGenerator(DiTConfig(**config["dit_config"]), config["frames_per_token"], config["guidance"],
-                          config["sample_steps"], config.get("precondition", True))
+                          config["sample_steps"], config.get("precondition", True), config.get("balls_per_token", 1),
+                          config.get("latent", "positions"))
 
 
-def dit_config(width: int = 96, depth: int = 3, heads: int = 4, frames_per_token: int = 4) -> DiTConfig:
-    """The DiTConfig of a track generator of this size."""
-    return DiTConfig(n_tokens=multiball.MAX_BALLS * multiball.N_FRAMES // frames_per_token, token_dim=3 * frames_per_token,
+def dit_config(width: int = 96, depth: int = 3, heads: int = 4, frames_per_token: int = 4,
+               balls_per_token: int = 1) -> DiTConfig:
+    """The DiTConfig of a track generator of this size and token layout."""
+    _check_layout(multiball.N_FRAMES, multiball.MAX_BALLS, frames_per_token, balls_per_token)
+    n_tokens = (multiball.MAX_BALLS // balls_per_token) * (multiball.N_FRAMES // frames_per_token)
+    return DiTConfig(n_tokens=n_tokens, token_dim=3 * frames_per_token * balls_per_token,
                      vocab_size=len(multiball.VOCAB), max_words=multiball.MAX_WORDS, width=width, depth=depth, heads=heads)
 
 
@@ -202,9 +274,11 @@ def real_source(clips: multiball.MultiBallClips) -> Clips:
     return Clips(clips.positions, on, clips.frames)
 
 
-def roundtrip_source(clips: multiball.MultiBallClips, frames_per_token: int = 4) -> Clips:
+def roundtrip_source(clips: multiball.MultiBallClips, frames_per_token: int = 4, balls_per_token: int = 1,
+                     latent: str = "positions") -> Clips:
     """Real clips through the latent and back: tokens (float32) -> tracks -> the renderer."""
-    tracks, presence = from_tokens(to_tokens(clips.positions, clips.present, frames_per_token), multiball.N_FRAMES)
+    layout = {"frames_per_token": frames_per_token, "balls_per_token": balls_per_token, "latent": latent}
+    tracks, presence = from_tokens(to_tokens(clips.positions, clips.present, **layout), multiball.N_FRAMES, **layout)
     return Clips(tracks, presence > 0, multiball.draw(tracks, presence > 0))
 
 
@@ -354,18 +428,18 @@ GUIDANCE_SWEEP = (0.0, 1.0, 3.0, 7.0)
 
 
 def reference_metrics(g: TrackGenerator, n: int = 256, seed: int = 0, object_model=None, sweep_n: int = 128,
-                      guidances=GUIDANCE_SWEEP) -> dict:
+                      guidances=GUIDANCE_SWEEP, split: str = "test") -> dict:
     """The chapter's measurements of a track generator (deterministic for a seed and thread count): law by law for
     the sources real, roundtrip, generated (and object_model when chapter 7's model is given), the share of clips
     inside the box and of clips leaving the world's speeds, prompt adherence in and out of distribution, and the
-    guidance sweep."""
-    clips = multiball.make_clips(4 * n, "test", seed=seed, held_out=False)
+    guidance sweep. split: the clips whose captions are the prompts ("val" to compare designs, "test" to report)."""
+    clips = multiball.make_clips(4 * n, split, seed=seed, held_out=False)
     held = multiball.is_held_out(clips.parts)
     inside_rows, out_rows = np.flatnonzero(~held)[:n], np.flatnonzero(held)[: n // 4]
     real_clips = clips[inside_rows]
     prompts = [multiball.caption(*map(int, p)) for p in real_clips.parts]
     prompts_out = [multiball.caption(*map(int, p)) for p in clips.parts[out_rows]]
-    sources = {"real": real_source(real_clips), "roundtrip": roundtrip_source(real_clips, g.frames_per_token),
+    sources = {"real": real_source(real_clips), "roundtrip": roundtrip_source(real_clips, **g.layout),
                "generated": generated_source(g.generate(prompts, seed=seed))}
     if object_model is not None:
         sources["object_model"] = object_model_source(object_model, real_clips)

@@ -20,7 +20,7 @@ import torch
 
 from . import multiball
 from .training import TrainConfig, batch_sampler, train
-from .track_generation import TrackGenerator, dit_config, to_tokens, track_loss
+from .track_generation import LATENTS, TrackGenerator, dit_config, to_tokens, track_loss
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class RecipeConfig:
     depth: int = 3
     heads: int = 4
     frames_per_token: int = 4
+    balls_per_token: int = 1  # 1: a token per ball and 4 frames; MAX_BALLS: a token per frame patch holding every ball
+    latent: str = "positions"  # or "moves": the first position, then per-frame steps that the decoder sums
     train: TrainConfig = TrainConfig(steps=2000, lr=1e-3, warmup_steps=100, eval_every=100, seed=0)
     batch_size: int = 128
     ema: float = 0.995  # weight of the old average in each update
@@ -39,11 +41,19 @@ class RecipeConfig:
     sample_steps: int = 24
 
     def __post_init__(self):
-        for name in ("n_clips", "width", "depth", "heads", "frames_per_token", "batch_size", "sample_steps"):
+        for name in ("n_clips", "width", "depth", "heads", "frames_per_token", "balls_per_token", "batch_size",
+                     "sample_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+        if self.latent not in LATENTS:
+            raise ValueError(f"latent must be one of {LATENTS}, got {self.latent!r}")
+
+    @property
+    def layout(self) -> dict:
+        return {"frames_per_token": self.frames_per_token, "balls_per_token": self.balls_per_token,
+                "latent": self.latent}
 
 
 class WeightAverage:
@@ -82,12 +92,13 @@ def batches(tokens: torch.Tensor, parts: np.ndarray, batch_size: int, average: W
 def train_generator(recipe: RecipeConfig = RecipeConfig(), progress: bool = True, **train_options):
     """Train a TrackGenerator on recipe.n_clips clips. Returns (TrackGenerator with the averaged weights, History)."""
     clips = multiball.make_clips(recipe.n_clips, "train", seed=recipe.train.seed)
-    tokens = to_tokens(clips.positions, clips.present, recipe.frames_per_token)
+    tokens = to_tokens(clips.positions, clips.present, **recipe.layout)
     torch.manual_seed(recipe.train.seed + 1)
-    config = dit_config(recipe.width, recipe.depth, recipe.heads, recipe.frames_per_token)
-    g = TrackGenerator(config, recipe.frames_per_token, recipe.guidance, recipe.sample_steps, recipe.precondition)
+    config = dit_config(recipe.width, recipe.depth, recipe.heads, recipe.frames_per_token, recipe.balls_per_token)
+    g = TrackGenerator(config, recipe.frames_per_token, recipe.guidance, recipe.sample_steps, recipe.precondition,
+                       recipe.balls_per_token, recipe.latent)
     average = WeightAverage(g.dit, recipe.ema) if recipe.ema > 0 else None
-    loss = lambda model, batch: track_loss(model, batch, recipe.step_weight, recipe.frames_per_token)  # noqa: E731
+    loss = lambda model, batch: track_loss(model, batch, recipe.step_weight, **recipe.layout)  # noqa: E731
     history = train(g.dit, loss, batches(tokens, clips.parts, recipe.batch_size, average), recipe.train,
                     desc="track generator", progress=progress, **train_options)
     if average is not None:
@@ -147,10 +158,14 @@ def recipe_from_dict(values: dict) -> RecipeConfig:
 
 def presets() -> dict[str, RecipeConfig]:
     """`chapter9` (the recorded reference run), `prefix` (its first steps on fewer clips: the reproduction test's
-    recorded run), `small` (the chapter's live run) and `tiny` (seconds: unit tests)."""
+    recorded run), `small` (the chapter's live run), `tiny` (seconds: unit tests), and two variants of the reference
+    recipe: `per_frame` (one token per frame holding every ball, instead of 4 frames x 1 ball) and `moves` (the
+    "moves" latent: a start position and per-frame steps)."""
     chapter9 = RecipeConfig()
     return {
         "chapter9": chapter9,
+        "per_frame": dataclasses.replace(chapter9, frames_per_token=1, balls_per_token=multiball.MAX_BALLS),
+        "moves": dataclasses.replace(chapter9, latent="moves"),
         "prefix": dataclasses.replace(chapter9, n_clips=2000, train=chapter9.train.with_steps(150)),
         "small": dataclasses.replace(chapter9, n_clips=2000, width=64, depth=2, train=chapter9.train.with_steps(200)),
         "tiny": dataclasses.replace(chapter9, n_clips=64, width=16, depth=1, heads=2, batch_size=8,
