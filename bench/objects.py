@@ -15,8 +15,8 @@ error_by_case: the model and the no-collision oracle on test videos sorted by wh
 after the context (objects.case_splits: no_collision, near_miss, grazing, head_on; 128 each), per k.
 more_balls: the same weights on 2 to 7 balls (6 and 7 through objects.crowded_world: WorldConfig's
 placement rule refuses more than 5 balls of this size; the harness pairs up to 12 balls exactly).
-reproduction: the recipe stretched to REPRODUCTION_STEPS (registry.stretch), trained and measured like the
-full run: what tests/test_objects.py retrains.
+reproduction: the recipe stretched to a sixth of its steps (worldmodels.reference_run.reproduce_prefix), trained on
+one thread and measured like the full run: what tests/test_objects.py retrains.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from worldmodels import registry
 from worldmodels.data import CANONICAL, THREE_BALLS, make_split
 from worldmodels.evaluation import COPY_LAST, ORACLE, evaluate
 from worldmodels.objects import CASES, ObjectModelConfig, as_predictor, case_splits, crowded_world
-from worldmodels.objects_training import OBJECT_RECIPE, record_configs, stages, train_from_config, train_object_model
-from worldmodels.reference_run import recorded_errors
+from worldmodels.objects_training import OBJECT_RECIPE, record_configs, stages, train_object_model
+from worldmodels.reference_run import reproduce_prefix
 from worldmodels.physics_checks import collision_metrics
 from worldmodels.repro import seed_everything
 from worldmodels.training import n_parameters
@@ -47,7 +47,6 @@ CONTEXT, HORIZON = 10, 20
 EVALUATION = {"split": "test", "n_sequences": 256, "seed": 0, "context": CONTEXT, "horizon": HORIZON}
 CASE_KS, CASE_FUTURE, CASE_N = (1, 5, 10), 10, 128  # error_by_case: k, frames after the context, videos per case
 MORE_BALLS = (2, 4, 5, 6, 7)
-REPRODUCTION_STEPS = 500  # the reproduction prefix: a third of the recorded run's 1500 steps
 
 
 def per_k(report) -> dict:
@@ -123,18 +122,11 @@ def train_unstructured(seconds: float, seed: int):
 
 
 def reproduction(configs: dict) -> dict:
-    """The reproduction prefix: the run's recipe stretched to REPRODUCTION_STEPS steps, trained on one thread
-    as tests/test_objects.py retrains it, and its errors measured as the record's (recorded_errors)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        record = {**configs, "evaluation": EVALUATION, "metrics": {"model_error_px": {str(k): 0.0 for k in KS}}}
-        model, history = train_from_config(configs, steps=REPRODUCTION_STEPS, progress=False)
-        errors = recorded_errors(as_predictor(model), record, THREE_BALLS)
-    finally:
-        torch.set_num_threads(threads)
-    return {"steps": REPRODUCTION_STEPS, "train_seconds": round(history.seconds, 1), "torch_threads": 1,
-            "model_error_px": {k: round(v, 4) for k, v in errors.items()}}
+    """The reproduction prefix (worldmodels.reference_run.reproduce_prefix): the run's recipe stretched to
+    PREFIX_STEPS["object_model"] steps, trained on one thread as tests/test_objects.py retrains it, and its
+    errors measured as the record's."""
+    record = {**configs, "evaluation": EVALUATION, "metrics": {"model_error_px": {str(k): 0.0 for k in KS}}}
+    return reproduce_prefix("object_model", record=record)
 
 
 def main(argv=None) -> dict:

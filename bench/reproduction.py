@@ -1,14 +1,14 @@
 """Record the reproduction prefix of a reference run: its recipe stretched to fewer steps (registry.stretch),
 trained on one thread and measured as the full run was (worldmodels.reference_run.reproduce_prefix). The
 reproduction tests retrain that prefix and compare with what this stores: the same code, seed and thread
-count retrained from scratch in a quarter of the full run's time (chapter 5 retrains its full run in the
-book's checks).
+count retrained from scratch in a quarter to a sixth of the full run's time (chapter 5 retrains its full run
+in the book's checks).
 
     python bench/reproduction.py world_model           # train the prefix, print one JSON object last
     python bench/reproduction.py diffusion --save      # ... and store it in the record as metrics.reproduction
 
-The object model, JEPA and the latent-action model record their prefixes in their own benchmarks
-(bench/objects.py, bench/jepa.py, bench/latent_actions.py).
+bench/objects.py --save records the object model's prefix the same way with its run; JEPA and the latent-action
+model record theirs in their own benchmarks (bench/jepa.py, bench/latent_actions.py).
 """
 
 from __future__ import annotations

@@ -200,19 +200,16 @@ def test_reference_checkpoint_is_small_and_reproduces_its_record():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="retrains the reproduction prefix of the object model's reference run (~1 min on one quiet core); set WM_SLOW=1")
+@pytest.mark.skipif(os.environ.get("WM_SLOW") != "1", reason="retrains the reproduction prefix of the object model's reference run (~30 s on one quiet core); set WM_SLOW=1")
 def test_training_code_reproduces_the_reference_metrics():
-    """Retrain the recorded run's recipe stretched to the record's reproduction prefix (a third of its steps,
-    registry.stretch) on one thread, and compare with the prefix's errors, measured the same way when the run
-    was recorded (bench/objects.py --save)."""
+    """Retrain the recorded run's recipe stretched to the record's reproduction prefix (a sixth of its steps) on
+    one thread (worldmodels.reference_run.reproduce_prefix) and compare with the prefix's errors, measured the
+    same way when the run was recorded (bench/objects.py --save)."""
     from worldmodels import registry
-    from worldmodels.objects_training import train_from_config
+    from worldmodels.reference_run import reproduce_prefix
 
-    record = registry.load_record("object_model")
-    want = record["metrics"]["reproduction"]
-    torch.set_num_threads(1)
-    model, _ = train_from_config(record, steps=want["steps"], progress=False)
-    measured = recorded_errors(as_predictor(model), record, THREE_BALLS)
+    want = registry.load_record("object_model")["metrics"]["reproduction"]
+    measured = reproduce_prefix("object_model", want["steps"])["model_error_px"]
     for k, value in measured.items():
         recorded = want["model_error_px"][k]
         # same code, seed and thread count: equal up to platform rounding

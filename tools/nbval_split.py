@@ -4,8 +4,8 @@
     .venv/bin/python tools/nbval_split.py b
     .venv/bin/python tools/nbval_split.py --show # both halves with their seconds
 
-The seconds come from the table of chapters (tools/chapters.py): `run_s` for a chapter's notebook and
-`check_s` for its exercises notebook in solutions/. The longest notebook goes first, each into the half
+The seconds come from the table of chapters (tools/chapters.py): `nbval_s` for a chapter's notebook (what nbval
+took on it in `make test`) and `check_s` for its exercises notebook in solutions/. The longest notebook goes first, each into the half
 with less time so far. A notebook in notebooks/ or solutions/ that the table does not name stops the split
 (exit 1): a new chapter needs its row before `make test` runs it, so it cannot land unseen in one half.
 """
@@ -27,7 +27,7 @@ def timed_notebooks() -> dict[str, int]:
     """{path relative to the repository: seconds} for every notebook the table names."""
     timed = {}
     for chapter in CHAPTERS:
-        timed[f"notebooks/{chapter.notebook}"] = chapter.run_s
+        timed[f"notebooks/{chapter.notebook}"] = chapter.nbval_s
         if chapter.exercises:
             timed[f"solutions/{chapter.exercises}"] = chapter.check_s or DEFAULT_CHECK_S
     return timed

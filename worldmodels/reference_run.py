@@ -30,7 +30,7 @@ def recorded_errors(predictor, record: dict, world) -> dict[str, float]:
 # (registry.stretch), trained on one thread and measured as the full run was. bench/reproduction.py records
 # the prefix in the run's record (metrics.reproduction); the reproduction tests retrain it and compare.
 
-PREFIX_STEPS = {"world_model": 375, "diffusion": 1000}  # a quarter of each recorded run's steps
+PREFIX_STEPS = {"world_model": 375, "diffusion": 1000, "object_model": 250}  # a quarter to a sixth of each run's steps
 
 
 def measure_prefix(name: str, model, record: dict) -> dict:
@@ -41,6 +41,12 @@ def measure_prefix(name: str, model, record: dict) -> dict:
 
         errors = recorded_errors(as_predictor(model), record, CANONICAL)
         return {"model_error_px": {k: round(v, 4) for k, v in errors.items()}}
+    if name == "object_model":
+        from .data import THREE_BALLS
+        from .objects import as_predictor
+
+        errors = recorded_errors(as_predictor(model), record, THREE_BALLS)
+        return {"model_error_px": {k: round(v, 4) for k, v in errors.items()}}
     if name == "diffusion":
         from .video_generation import reference_metrics
 
@@ -49,9 +55,10 @@ def measure_prefix(name: str, model, record: dict) -> dict:
     raise ValueError(f"no reproduction prefix is defined for {name!r}; known: {sorted(PREFIX_STEPS)}")
 
 
-def reproduce_prefix(name: str, steps: int | None = None) -> dict:
+def reproduce_prefix(name: str, steps: int | None = None, record: dict | None = None) -> dict:
     """Train `name`'s recorded recipe stretched to `steps` (default PREFIX_STEPS[name]) on one thread and
-    measure it: {"steps", "threads", "train_cpu_seconds", measure_prefix's keys}."""
+    measure it: {"steps", "threads", "train_cpu_seconds", measure_prefix's keys}. `record`: the run's record
+    (default: the recorded one, registry.load_record), for a benchmark that records a new run."""
     import time
 
     import torch
@@ -59,7 +66,7 @@ def reproduce_prefix(name: str, steps: int | None = None) -> dict:
     if name not in PREFIX_STEPS:
         raise ValueError(f"no reproduction prefix is defined for {name!r}; known: {sorted(PREFIX_STEPS)}")
     steps = PREFIX_STEPS[name] if steps is None else steps
-    record = registry.load_record(name)
+    record = registry.load_record(name) if record is None else record
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
