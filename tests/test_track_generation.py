@@ -233,3 +233,33 @@ def test_prefix_run_reproduces():
     assert np.mean(history.train_loss[-10:]) == pytest.approx(record["final_loss"], rel=0.05)
     track = g.generate([multiball.caption(0, 1, 1, 1), ""], seed=0).tracks[0, :, 0]
     assert np.abs(track - np.array(record["first_track"])).max() < 1.0  # px
+
+
+def test_scale_record_is_complete_and_consistent():
+    """The scale study (bench/generation.py --scale-tracks): every setting of 3 clip counts x 2 widths at seed 0,
+    all trained equally long with the reference recipe, each measured law by law on the test prompts."""
+    path = CHECKPOINT_DIR / "track_generation_scale.json"
+    if not path.exists():
+        pytest.skip("no recorded scale study")
+    record = json.loads(path.read_text())
+    assert record["command"] == "python bench/generation.py --scale-tracks"
+    assert record["split"] == "test" and record["guidance"] == 3.0
+    rows = record["rows"]
+    settings = {(r["clips"], r["width"]) for r in rows if r["seed"] == 0}
+    clips, widths = sorted({c for c, _ in settings}), sorted({w for _, w in settings})
+    assert len(clips) >= 3 and len(widths) >= 2 and settings == {(c, w) for c in clips for w in widths}
+    assert len({(r["clips"], r["width"], r["seed"]) for r in rows}) == len(rows), "no setting recorded twice"
+    base = tgt.RecipeConfig()
+    for r in rows:
+        assert r["steps"] == record["steps"] >= 1000
+        assert r["n_clips_measured"] == 256
+        config = tg.dit_config(r["width"], base.depth, base.heads, base.frames_per_token, base.balls_per_token)
+        g = tg.TrackGenerator(config, base.frames_per_token, base.guidance, base.sample_steps, base.precondition,
+                              base.balls_per_token, base.latent)
+        assert r["params"] == sum(p.numel() for p in g.parameters())
+        assert set(r["tolerance_ratio"]) == set(r["strict_pass"]) == set(laws.MULTIBALL_LAWS)
+        assert all(v is None or v > 0 for v in r["tolerance_ratio"].values())
+        assert 0 <= r["inside_box"] <= 1 and 0 <= r["speed_outside"] <= 1
+        assert set(r["adherence"]) == {"count", "direction", "speed", "collide"}
+        assert all(0 <= v <= 1 for v in r["adherence"].values())
+        assert r["train_seconds"] > 0 and np.isfinite(r["final_loss"])
