@@ -12,8 +12,10 @@ decoder) is measured under "one_ball".
     python bench/generation.py --save-prefix  # the short prefix run the reproduction test retrains
                                               # (worldmodels/checkpoints/track_generation_prefix.json)
     python bench/generation.py --scale-tracks # rerun the track generator's scale study (3 data sizes x 2 widths,
-                                              # 2000 steps each, a second seed for the most clips)
-                                              # and store it in worldmodels/checkpoints/track_generation_scale.json
+                                              # 2000 steps each, a second seed for the most clips, the reference
+                                              # setting also for 6000 steps) and store it in
+                                              # worldmodels/checkpoints/track_generation_scale.json
+    python bench/generation.py --scale-tracks-missing  # the same, running only the settings its record lacks
     python bench/generation.py --variant per_frame  # train a variant of the reference recipe (a preset of
                                               # track_generation_training: per_frame, moves), measure it like the
                                               # reference (test split, w = 3) and store
@@ -90,6 +92,7 @@ TRACK_SCALE_CLIPS = (1000, 4000, 16000)
 TRACK_SCALE_WIDTHS = (48, 96)
 TRACK_SCALE_STEPS = 2000  # the reference recipe's length (400 steps left every setting at chance)
 TRACK_SCALE_SEEDS = {(16000, 48): (0, 1), (16000, 96): (0, 1)}  # a second seed shows the seed spread
+TRACK_SCALE_LONGER = {(16000, 96): 3 * TRACK_SCALE_STEPS}  # the reference setting also trained three times as long
 SCALE_COMMAND = "python bench/generation.py --scale-tracks"
 
 
@@ -115,10 +118,11 @@ def track_scale_row(n_clips: int, width: int, seed: int = 0, steps: int = TRACK_
             "adherence": m["prompt_adherence"]["in"], "n_clips_measured": m["n_clips"]}
 
 
-def track_scale_settings() -> list[tuple[int, int, int]]:
-    """(clips, width, seed) of every run of the scale study, in the order they are recorded."""
-    return [(n, w, s) for n in TRACK_SCALE_CLIPS for w in TRACK_SCALE_WIDTHS
+def track_scale_settings() -> list[tuple[int, int, int, int]]:
+    """(clips, width, seed, steps) of every run of the scale study, in the order they are recorded."""
+    runs = [(n, w, s, TRACK_SCALE_STEPS) for n in TRACK_SCALE_CLIPS for w in TRACK_SCALE_WIDTHS
             for s in TRACK_SCALE_SEEDS.get((n, w), (0,))]
+    return runs + [(n, w, 0, steps) for (n, w), steps in TRACK_SCALE_LONGER.items()]
 
 
 def track_scale_record(rows: list[dict]) -> dict:
@@ -127,14 +131,18 @@ def track_scale_record(rows: list[dict]) -> dict:
             "rows": rows, "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
-def run_track_scale() -> dict:
+def run_track_scale(rows: list[dict] = ()) -> dict:
     """Track generators trained on 3 data sizes x 2 widths (the reference recipe for 2000 steps, so 16000 clips at
-    width 96 and seed 0 is the reference run) and a second seed on the most clips, judged law by law."""
-    rows = []
-    for n_clips, width, seed in track_scale_settings():
-        rows.append(track_scale_row(n_clips, width, seed))
-        print(rows[-1], file=sys.stderr)
-    return track_scale_record(rows)
+    width 96 and seed 0 is the reference run), a second seed on the most clips and the reference setting trained
+    three times as long, judged law by law. `rows`: runs already recorded (kept; only the missing ones run)."""
+    done = {(r["clips"], r["width"], r["seed"], r["steps"]): r for r in rows}
+    out = []
+    for setting in track_scale_settings():
+        if setting not in done:
+            done[setting] = track_scale_row(*setting)
+            print(done[setting], file=sys.stderr)
+        out.append(done[setting])
+    return track_scale_record(out)
 
 
 def save_prefix() -> dict:
@@ -197,8 +205,9 @@ def track_benchmark(args) -> dict:
         TRACKS.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     if args.save_prefix:
         save_prefix()
-    if args.scale_tracks:
-        TRACKS_SCALE.write_text(json.dumps(run_track_scale(), indent=2) + "\n")
+    if args.scale_tracks or args.scale_tracks_missing:
+        kept = json.loads(TRACKS_SCALE.read_text())["rows"] if args.scale_tracks_missing else []
+        TRACKS_SCALE.write_text(json.dumps(run_track_scale(kept), indent=2) + "\n")
     return {"train_seconds": record["train_seconds"], "params": record["params"],
             "sample_seconds_16": round(sample_seconds, 3), **metrics,
             "scale": json.loads(TRACKS_SCALE.read_text()) if TRACKS_SCALE.exists() else None,
@@ -217,6 +226,8 @@ def main() -> None:
                         "store its metrics")
     parser.add_argument("--save-prefix", action="store_true", help="train and record the reproduction test's prefix run")
     parser.add_argument("--scale-tracks", action="store_true", help="rerun the track generator's scale study")
+    parser.add_argument("--scale-tracks-missing", action="store_true", help="run only the settings of the scale "
+                        "study that its record lacks and add them")
     args = parser.parse_args()
     if args.variant:
         print(json.dumps(run_variant(args.variant)))

@@ -188,6 +188,23 @@ def test_generate_bad_input(tiny, call, match):
         call(tiny[0])
 
 
+def test_denoised_source(tiny, clips):
+    g = tiny[0]
+    real = clips[:16]
+    for t in (0.01, 0.5):
+        noisy, denoised = tg.denoised_source(g, real, t, seed=0)
+        assert noisy.tracks.shape == denoised.tracks.shape == real.positions.shape
+        assert np.array_equal(noisy.present, tg.real_source(real).present)
+        on = noisy.present
+        error = np.abs(noisy.tracks - real.positions)[on]
+        assert error.max() > 0 and error.std() == pytest.approx(t * tg.SCALE, rel=0.35)  # noise of level t, in px
+    again = tg.denoised_source(g, real, 0.5, seed=0)[1]
+    assert np.array_equal(again.tracks, denoised.tracks)  # seeded
+    for bad in (0, 1.5, float("nan"), "0.1", True):
+        with pytest.raises(ValueError, match="noise level"):
+            tg.denoised_source(g, real, bad)
+
+
 def test_adherence_and_laws_bad_input(tiny, clips):
     source = tg.real_source(clips[:4])
     with pytest.raises(ValueError, match="one prompt"):
@@ -245,13 +262,15 @@ def test_scale_record_is_complete_and_consistent():
     assert record["command"] == "python bench/generation.py --scale-tracks"
     assert record["split"] == "test" and record["guidance"] == 3.0
     rows = record["rows"]
-    settings = {(r["clips"], r["width"]) for r in rows if r["seed"] == 0}
+    settings = {(r["clips"], r["width"]) for r in rows if r["seed"] == 0 and r["steps"] == record["steps"]}
     clips, widths = sorted({c for c, _ in settings}), sorted({w for _, w in settings})
     assert len(clips) >= 3 and len(widths) >= 2 and settings == {(c, w) for c in clips for w in widths}
-    assert len({(r["clips"], r["width"], r["seed"]) for r in rows}) == len(rows), "no setting recorded twice"
+    assert len({(r["clips"], r["width"], r["seed"], r["steps"]) for r in rows}) == len(rows), "no setting recorded twice"
+    longer = [r for r in rows if r["steps"] != record["steps"]]
+    assert [(r["clips"], r["width"], r["seed"], r["steps"]) for r in longer] == [(16000, 96, 0, 3 * record["steps"])]
     base = tgt.RecipeConfig()
     for r in rows:
-        assert r["steps"] == record["steps"] >= 1000
+        assert r["steps"] >= record["steps"] >= 1000
         assert r["n_clips_measured"] == 256
         config = tg.dit_config(r["width"], base.depth, base.heads, base.frames_per_token, base.balls_per_token)
         g = tg.TrackGenerator(config, base.frames_per_token, base.guidance, base.sample_steps, base.precondition,

@@ -147,7 +147,7 @@ CHAPTERS = (
             headline_cells=("e82e91c2", "ch8r0002")),
     Chapter("9", "Sora in miniature", "4", "generation",
             "Can a small text-to-video diffusion model follow its prompt and obey the world's laws?",
-            "09_sora_in_miniature.ipynb", "09_sora_in_miniature.ipynb", run_s=64, nbval_s=193, check_s=3, budget_s=150,
+            "09_sora_in_miniature.ipynb", "09_sora_in_miniature.ipynb", run_s=77, nbval_s=193, check_s=3, budget_s=150,
             study_min=90,
             headline="the prompt's direction followed in 99 % of clips", headline_cells=("c028",)),
     Chapter("10", "Telling generated from real", "4", "verification",

@@ -311,6 +311,28 @@ def object_model_source(model, clips: multiball.MultiBallClips, context: int | N
     return Clips(tracks, on, multiball.draw(tracks, on))
 
 
+@torch.no_grad()
+def denoised_source(g: TrackGenerator, clips: multiball.MultiBallClips, t: float, seed: int = 0) -> tuple[Clips, Clips]:
+    """Real clips with noise of level t — the point at time t on the straight line from their tokens to noise — and
+    the generator's clean-track prediction from that point in one step, given each clip's own caption (no guidance):
+    (noisy, denoised) as sources, drawn with the real clips' balls. How straight can the generator draw a track
+    that it is handed with a little noise?"""
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1:
+        raise ValueError(f"t must be a noise level in (0, 1], got {t!r}")
+    x0 = to_tokens(clips.positions, clips.present, **g.layout)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(int(seed)))
+    level = torch.full((len(x0),), float(t))
+    x_t = interpolate(x0, noise, level)
+    words = multiball.tokenize([multiball.caption(*map(int, p)) for p in clips.parts], g.dit.config.max_words)
+    g.eval()
+    on = np.broadcast_to(clips.present[:, None], clips.positions.shape[:3]).copy()
+    out = []
+    for z in (x_t, g.dit(x_t, level, words)):
+        tracks, _ = from_tokens(z, multiball.N_FRAMES, **g.layout)
+        out.append(Clips(tracks, on, multiball.draw(tracks, on)))
+    return out[0], out[1]
+
+
 def load_object_model():
     """Chapter 7's recorded object world model (registry "object_model"), or None with a printed reason where its
     checkpoint does not load with the present code (then the object-model source is left out)."""
