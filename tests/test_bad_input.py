@@ -243,6 +243,8 @@ EXEMPT = {
                                  "tests/test_track_generation.py (0-255 frames, tracks of the wrong length)",
     "track_generation.real_source": "takes the simulator's MultiBallClips, with true tracks",
     "track_generation.roundtrip_source": "takes the simulator's MultiBallClips, with true tracks",
+    "track_generation.denoised_source": "takes the simulator's MultiBallClips, with true tracks; its noise level is swept "
+                                        "in tests/test_track_generation.py",
     "track_generation.object_model_source": "takes the simulator's MultiBallClips; the object model checks its frames",
     "latent_actions.LatentActionModel.ink_centres": "called by propose (checked) and inside training",
     "latent_actions.latent_action_loss": TRAINING,
