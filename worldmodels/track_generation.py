@@ -325,7 +325,7 @@ def denoised_source(g: TrackGenerator, clips: multiball.MultiBallClips, t: float
     x_t = interpolate(x0, noise, level)
     words = multiball.tokenize([multiball.caption(*map(int, p)) for p in clips.parts], g.dit.config.max_words)
     g.eval()
-    on = np.broadcast_to(clips.present[:, None], clips.positions.shape[:3]).copy()
+    on = real_source(clips).present
     out = []
     for z in (x_t, g.dit(x_t, level, words)):
         tracks, _ = from_tokens(z, multiball.N_FRAMES, **g.layout)
