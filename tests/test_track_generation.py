@@ -35,8 +35,9 @@ def test_clips_are_seeded_sorted_and_captioned(clips):
     x0 = np.where(clips.present, clips.positions[:, 0, :, 0], np.inf)
     assert (np.diff(x0, axis=1)[:, 0] >= 0).all()  # slot 0 is the left ball
     assert not multiball.is_held_out(clips.parts).any()
-    for parts in clips.parts[:10]:
-        text = multiball.caption(*map(int, parts))
+    texts = clips[:10].captions
+    assert len(texts) == 10 and texts[3] == clips[3].captions[0]
+    for parts, text in zip(clips.parts[:10], texts):
         assert [multiball.parse(text)[k] for k in multiball.PART_NAMES] == parts.tolist()
     assert multiball.parse("") == dict.fromkeys(multiball.PART_NAMES, -1)
 

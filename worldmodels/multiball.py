@@ -76,6 +76,11 @@ class MultiBallClips:
         """The clips drawn by the course's renderer: (B, T, 32, 32) float32."""
         return draw(self.positions, self.present)
 
+    @property
+    def captions(self) -> list[str]:
+        """Each clip's full caption (its true parts in words)."""
+        return [caption(*map(int, p)) for p in self.parts]
+
 
 def draw(positions, present, world: WorldConfig = WORLD) -> np.ndarray:
     """Tracks (B, T, MAX_BALLS, 2) and presence (B, MAX_BALLS) or (B, T, MAX_BALLS) -> frames (B, T, H, W) float32:
@@ -223,5 +228,5 @@ def evaluation_prompts(n: int = 256, seed: int = 0) -> dict[str, list[str]]:
     """Full captions of test clips: "in" (training combinations, n of them) and "out" (HELD_OUT, up to n // 4)."""
     clips = make_clips(4 * n, "test", seed=seed, held_out=False)
     held = is_held_out(clips.parts)
-    texts = [caption(*map(int, p)) for p in clips.parts]
+    texts = clips.captions
     return {"in": [t for t, h in zip(texts, held) if not h][:n], "out": [t for t, h in zip(texts, held) if h][: n // 4]}

@@ -323,7 +323,7 @@ def denoised_source(g: TrackGenerator, clips: multiball.MultiBallClips, t: float
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(int(seed)))
     level = torch.full((len(x0),), float(t))
     x_t = interpolate(x0, noise, level)
-    words = multiball.tokenize([multiball.caption(*map(int, p)) for p in clips.parts], g.dit.config.max_words)
+    words = multiball.tokenize(clips.captions, g.dit.config.max_words)
     g.eval()
     on = real_source(clips).present
     out = []
@@ -459,8 +459,7 @@ def reference_metrics(g: TrackGenerator, n: int = 256, seed: int = 0, object_mod
     held = multiball.is_held_out(clips.parts)
     inside_rows, out_rows = np.flatnonzero(~held)[:n], np.flatnonzero(held)[: n // 4]
     real_clips = clips[inside_rows]
-    prompts = [multiball.caption(*map(int, p)) for p in real_clips.parts]
-    prompts_out = [multiball.caption(*map(int, p)) for p in clips.parts[out_rows]]
+    prompts, prompts_out = real_clips.captions, clips[out_rows].captions
     sources = {"real": real_source(real_clips), "roundtrip": roundtrip_source(real_clips, **g.layout),
                "generated": generated_source(g.generate(prompts, seed=seed))}
     if object_model is not None:
