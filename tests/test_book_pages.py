@@ -1,6 +1,6 @@
 """The generated and workshop pages of the book stay true: exercises page in sync with solutions/ (and
 free of solutions), every list of chapters generated from the table of chapters (tools/chapters.py) and
-its headline numbers printed by the checked cells it names, the nbval halves covering every notebook,
+its headline numbers printed by the checked cells it names, the nbval parts covering every notebook,
 glossary links idempotent, launch buttons only with a repository URL, the JupyterLab settings that
 silence the news prompt present."""
 
@@ -86,12 +86,16 @@ def test_every_notebook_has_a_row_and_every_row_its_notebooks():
         assert chapter.title in title, f"{chapter.notebook} is titled {title!r}, the table says {chapter.title!r}"
 
 
-def test_nbval_halves_cover_every_notebook_once_and_balance():
+def test_nbval_parts_cover_every_notebook_once_and_balance():
     timed = nbval_split.timed_notebooks()
-    a, b = nbval_split.halves(timed)
-    assert sorted(a + b) == sorted(timed) and not set(a) & set(b)
-    seconds = [sum(timed[p] for p in half) for half in (a, b)]
-    assert abs(seconds[0] - seconds[1]) <= max(timed.values()), seconds
+    parts = nbval_split.parts(timed)
+    assert len(parts) == len(nbval_split.PARTS) == 3
+    assert sorted(sum(parts, [])) == sorted(timed), "every notebook in exactly one part"
+    seconds = [sum(timed[p] for p in part) for part in parts]
+    assert max(seconds) - min(seconds) <= max(timed.values()), seconds
+    makefile = (ROOT / "Makefile").read_text()
+    for name in nbval_split.PARTS:
+        assert f"test-nbval-{name}" in makefile, f"make test runs no job for nbval part {name}"
 
 
 def _checked_outputs(notebook: Path, cell_id: str) -> str:

@@ -22,7 +22,7 @@ Fields of a row:
   four jobs sharing two cores), measured 2026-12-07 in a fresh clone's run.
 - `check_s`: seconds nbval took on the exercises notebook as another machine (one thread, generic CPU
   kernels, passive waiting, as `make test` runs it), measured 2026-12-07; tools/nbval_split.py balances
-  `make test`'s two nbval halves with `nbval_s` and `check_s`.
+  `make test`'s three nbval parts with `nbval_s` and `check_s`.
 - `budget_s`: what the notebook must stay within on a quiet 2-core laptop.
 - `study_min`: minutes a learner needs to read, run and do the exercises (an estimate).
 - `headline`, `headline_cells`: the chapter's result in one line, and the ids of the checked cells

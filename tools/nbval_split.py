@@ -1,12 +1,12 @@
-"""Split the notebooks nbval checks into two halves of about equal run time, for `make test`'s two jobs.
+"""Split the notebooks nbval checks into PARTS parts of about equal run time, for `make test`'s nbval jobs.
 
-    .venv/bin/python tools/nbval_split.py a      # the paths of half a, one line (make test-nbval-a)
-    .venv/bin/python tools/nbval_split.py b
-    .venv/bin/python tools/nbval_split.py --show # both halves with their seconds
+    .venv/bin/python tools/nbval_split.py a      # the paths of part a, one line (make test-nbval-a)
+    .venv/bin/python tools/nbval_split.py b      # ... up to the last part's letter
+    .venv/bin/python tools/nbval_split.py --show # every part with its seconds
 
 The seconds come from the table of chapters (tools/chapters.py): `nbval_s` for a chapter's notebook (what nbval
-took on it in `make test`) and `check_s` for its exercises notebook in solutions/. The longest notebook goes first, each into the half
-with less time so far. A notebook in notebooks/ or solutions/ that the table does not name stops the split
+took on it in `make test`) and `check_s` for its exercises notebook in solutions/. The longest notebook goes first, each into the part
+with the least time so far. A notebook in notebooks/ or solutions/ that the table does not name stops the split
 (exit 1): a new chapter needs its row before `make test` runs it, so it cannot land unseen in one half.
 """
 
@@ -21,6 +21,7 @@ from chapters import CHAPTERS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECK_S = 5  # an exercises notebook whose nbval time is not measured yet
+PARTS = "abc"  # make test's nbval jobs (the Makefile's test-nbval-% targets)
 
 
 def timed_notebooks() -> dict[str, int]:
@@ -39,19 +40,19 @@ def unlisted(timed: dict[str, int]) -> list[str]:
     return [path for path in on_disk if path not in timed]
 
 
-def halves(timed: dict[str, int]) -> tuple[list[str], list[str]]:
-    """Greedy: the longest first, each into the half with the least time so far; each half in course order."""
-    a, b, seconds = [], [], [0, 0]
+def parts(timed: dict[str, int], n: int = len(PARTS)) -> list[list[str]]:
+    """Greedy: the longest first, each into the part with the least time so far; each part in course order."""
+    out, seconds = [[] for _ in range(n)], [0] * n
     for path in sorted(timed, key=lambda p: (-timed[p], p)):
-        half = 0 if seconds[0] <= seconds[1] else 1
-        (a, b)[half].append(path)
-        seconds[half] += timed[path]
+        k = seconds.index(min(seconds))
+        out[k].append(path)
+        seconds[k] += timed[path]
     order = list(timed)
-    return sorted(a, key=order.index), sorted(b, key=order.index)
+    return [sorted(part, key=order.index) for part in out]
 
 
 def main() -> int:
-    if sys.argv[1:] not in (["a"], ["b"], ["--show"]):
+    if len(sys.argv) != 2 or (sys.argv[1] not in PARTS and sys.argv[1] != "--show"):
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
     timed = timed_notebooks()
@@ -63,12 +64,12 @@ def main() -> int:
     if missing:
         print(f"tools/chapters.py names notebooks that do not exist: {', '.join(missing)}", file=sys.stderr)
         return 1
-    a, b = halves(timed)
+    split = dict(zip(PARTS, parts(timed)))
     if sys.argv[1] == "--show":
-        for name, half in (("a", a), ("b", b)):
-            print(f"{name}: {sum(timed[p] for p in half)} s: {' '.join(half)}")
+        for name, part in split.items():
+            print(f"{name}: {sum(timed[p] for p in part)} s: {' '.join(part)}")
         return 0
-    print(" ".join(a if sys.argv[1] == "a" else b))
+    print(" ".join(split[sys.argv[1]]))
     return 0
 
 
