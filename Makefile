@@ -108,6 +108,9 @@ test: $(STAMP) browser sandbox
 
 # PYTHONUNBUFFERED: lines reach the terminal when printed, not when a job ends.
 JOB = $(BUSY) PYTHONUNBUFFERED=1
+# The jobs that only need throughput (reproductions, nbval) run at a lower priority, so that the tests that time
+# a sandboxed kernel against a limit (the grader's, the browser's) get the CPU when they need it.
+THROUGHPUT = nice -n 10
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider --durations=10
 LABEL = 2>&1 | sed -u 's/^/[$(1)] /'
 .PHONY: test-unit test-grading test-diffusion test-slow test-nbval-a test-nbval-b test-nbval-c test-book
@@ -118,12 +121,12 @@ test-unit: $(STAMP)
 test-grading: $(STAMP)
 	$(JOB) WM_SLOW=1 $(PYTEST) $(GRADING_TESTS) -m "not slow" $(call LABEL,grading)
 test-diffusion: $(STAMP)
-	$(JOB) WM_SLOW=1 $(PYTEST) tests/test_diffusion.py -m slow $(call LABEL,diffusion)
+	$(JOB) WM_SLOW=1 $(THROUGHPUT) $(PYTEST) tests/test_diffusion.py -m slow $(call LABEL,diffusion)
 test-slow: $(STAMP)
-	$(JOB) WM_SLOW=1 $(PYTEST) -v tests --ignore=tests/browser --ignore=tests/test_diffusion.py -m slow $(call LABEL,slow)
+	$(JOB) WM_SLOW=1 $(THROUGHPUT) $(PYTEST) -v tests --ignore=tests/browser --ignore=tests/test_diffusion.py -m slow $(call LABEL,slow)
 test-nbval-a test-nbval-b test-nbval-c: test-nbval-%: $(STAMP)
 	files=$$($(BIN)/python tools/nbval_split.py $*) && \
-		$(JOB) $(OTHER_MACHINE) $(NBVAL) -p no:cacheprovider --durations=10 $$files $(call LABEL,nbval-$*)
+		$(JOB) $(OTHER_MACHINE) $(THROUGHPUT) $(NBVAL) -p no:cacheprovider --durations=10 $$files $(call LABEL,nbval-$*)
 # The book (from the stored outputs) and its browser checks run when the reproductions end, in their place.
 test-book: test-slow
 	$(MAKE) --no-print-directory book $(call LABEL,book)
