@@ -160,3 +160,37 @@ def test_broken_grading_tests_are_a_grader_error(tmp_path, capsys):
     (tests / "ch01.py").unlink()  # no test module at all: the grader says so before grading anyone
     assert main(["--tests", str(tests), "--solutions", str(solutions), "grade", str(ROOT / "solutions")]) == 2
     assert "cannot find the exercise tests" in capsys.readouterr().err
+
+
+def test_parse_source_retries_python_311s_spurious_recursion_depth_error(monkeypatch):
+    import ast
+
+    from worldmodels.grading import registry
+
+    real, calls = ast.parse, []
+
+    def flaky(source, *args, **kwargs):
+        calls.append(source)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=42, after=67)")
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", flaky)
+    assert isinstance(registry.parse_source("x = 1").body[0], ast.Assign) and len(calls) == 2
+
+    def always(source, *args, **kwargs):
+        raise SystemError("AST constructor recursion depth mismatch (before=1, after=2)")
+
+    monkeypatch.setattr(ast, "parse", always)
+    with pytest.raises(SystemError, match="mismatch"):
+        registry.parse_source("x = 1")
+
+    def other(source, *args, **kwargs):
+        calls.append(source)
+        raise SystemError("something else")
+
+    calls.clear()
+    monkeypatch.setattr(ast, "parse", other)
+    with pytest.raises(SystemError, match="something else"):
+        registry.parse_source("x = 1")
+    assert len(calls) == 1, "only the known spurious error is retried"
