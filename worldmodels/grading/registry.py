@@ -32,7 +32,7 @@ _PARSE_LOCK = threading.Lock()
 def parse_source(source: str) -> ast.Module:
     """ast.parse, one thread at a time: CPython 3.11's parser can fail with "AST constructor recursion depth
     mismatch" when two threads parse at once (the grader grades students in threads). Code outside the grader
-    that parses in another thread (Python 3.11's tracebacks do, to place their carets) can still cross it, so
+    that parses in another thread without this lock can still cross it (seen once, source not found), so
     that spurious error is retried: parsing the same source again gives the same tree."""
     with _PARSE_LOCK:
         for attempt in range(4):
