@@ -38,7 +38,7 @@ from torch import nn
 
 from worldmodels import laws, multiball
 from worldmodels import track_generation as tg
-from worldmodels.diffusion import DiTConfig, TextEncoder
+from worldmodels.diffusion import Block, DiTConfig, TextEncoder
 from worldmodels.track_generation_training import WeightAverage
 from worldmodels.training import TrainConfig, batch_sampler, n_parameters, train
 
@@ -106,27 +106,6 @@ class Vocabulary:
         r = self.running(tok)[..., 3:5] * tg.SCALE
         gaps = torch.cat([tg.SCALE - r, tg.SCALE + r], -1).clamp(0, 9) / 3
         return before, torch.cat([self.values(before), gaps], -1)
-
-
-class Block(nn.Module):
-    """worldmodels.diffusion.Block with an attention mask."""
-
-    def __init__(self, width: int, heads: int):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(width, elementwise_affine=False)
-        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
-        self.norm2 = nn.LayerNorm(width, elementwise_affine=False)
-        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
-        self.modulation = nn.Linear(width, 6 * width)
-        nn.init.zeros_(self.modulation.weight)
-        nn.init.zeros_(self.modulation.bias)
-
-    def forward(self, x, cond, mask):
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(nn.functional.silu(cond))[:, None].chunk(6, dim=-1)
-        h = self.norm1(x) * (1 + scale1) + shift1
-        x = x + gate1 * self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
-        h = self.norm2(x) * (1 + scale2) + shift2
-        return x + gate2 * self.mlp(h)
 
 
 class FrameTokens(nn.Module):

@@ -101,10 +101,11 @@ class Block(nn.Module):
         nn.init.zeros_(self.modulation.weight)  # zero gates: the block starts as the identity
         nn.init.zeros_(self.modulation.bias)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """mask (tokens, tokens) bool, optional: True where a token (row) may not attend to another (column)."""
         shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(nn.functional.silu(cond))[:, None].chunk(6, dim=-1)
         h = self.norm1(x) * (1 + scale1) + shift1
-        x = x + gate1 * self.attn(h, h, h, need_weights=False)[0]
+        x = x + gate1 * self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
         h = self.norm2(x) * (1 + scale2) + shift2
         return x + gate2 * self.mlp(h)
 
