@@ -7,13 +7,14 @@ frame by frame. Not used by the chapter yet; the chapter's generator is worldmod
 
 The design, and what is built in:
 - A clip is tokens, one per ball per frame, each a pair of classes (x, y): in frame 0 the ball's position on a grid of
-  q px (0.05), in every later frame its step from the frame before on the same grid (within +-5 px), or "absent".
+  q px (0.1), in every later frame its step from the frame before on the same grid (within +-5 px), or "absent".
   The decoder only sums the steps from the first position and draws discs (no law is built in: a bounce, a collision,
   a ball that stays put or leaves the box are all tokens like any other).
-- A transformer (adaLN blocks conditioned on the prompt's bag of words) sees the clip's tokens with block-causal
-  attention: a frame's tokens see their own frame and earlier frames. Each token is also given what the tokens before
-  it say about its ball: the ball's token one frame earlier (its previous step) and the position that the steps so
-  far sum to, with its distances to the turning lines. These are sums of earlier tokens, computed for the network.
+- A transformer (adaLN blocks conditioned on the prompt's bag of words, the words also as tokens) sees the clip's
+  tokens with block-causal attention: a frame's tokens see the words, their own frame and earlier frames. Each token
+  is also given what the tokens before it say about its ball: the ball's token one frame earlier (its previous step)
+  and the position that the steps so far sum to, with its distances to the turning lines. These are sums of earlier
+  tokens, computed for the network.
 - Training: masked discrete diffusion per frame (each frame is left clean with probability `p_clean`, else each of
   its tokens is masked with a cosine-drawn ratio); cross-entropy on the masked tokens, the earlier-frame features
   taken from the clean clip (the sampler's past is clean). Captions with parts left out (classifier-free guidance),
@@ -50,7 +51,7 @@ BLOCKED = FRAME[None, :] > FRAME[:, None]  # (query, key): True = may not attend
 class Vocabulary:
     """Classes of a token coordinate: positions 0..n_pos-1, steps n_pos..n_pos+n_step-1, absent, mask."""
 
-    def __init__(self, q: float = 0.05, max_step: float = 5.0):
+    def __init__(self, q: float = 0.1, max_step: float = 5.0):
         self.q = q
         self.n_pos = int(round(multiball.WORLD.size / q)) + 1
         self.reach = int(round(max_step / q))
@@ -72,7 +73,8 @@ class Vocabulary:
         tok = tok.reshape(len(tok), N, T, 2).transpose(1, 2).numpy()
         on = (tok != self.absent).all(axis=-1)
         start = np.where(tok[:, :1] < self.n_pos, tok[:, :1], self.n_pos // 2).astype(np.float64)
-        steps = np.where((tok[:, 1:] >= self.n_pos) & (tok[:, 1:] < self.absent), tok[:, 1:] - self.n_pos - self.reach, 0)
+        is_step = (tok[:, 1:] >= self.n_pos) & (tok[:, 1:] < self.absent)
+        steps = np.where(is_step, tok[:, 1:] - self.n_pos - self.reach, 0)
         q = np.cumsum(np.concatenate([start, steps.astype(np.float64)], axis=1), axis=1)
         present = np.broadcast_to(on.all(axis=1, keepdims=True), on.shape)
         return q * self.q, np.where(present, 1.0, -1.0)
@@ -92,10 +94,12 @@ class Vocabulary:
         t = tok.view(len(tok), N, T, 2)
         known = ((t != self.mask) & (t != self.absent)).all(-1)
         start = torch.where(t[:, :, :1] < self.n_pos, t[:, :, :1], 0).float()
-        steps = torch.where((t[:, :, 1:] >= self.n_pos) & (t[:, :, 1:] < self.absent), t[:, :, 1:] - self.n_pos - self.reach, 0)
+        is_step = (t[:, :, 1:] >= self.n_pos) & (t[:, :, 1:] < self.absent)
+        steps = torch.where(is_step, t[:, :, 1:] - self.n_pos - self.reach, 0)
         p = torch.cumsum(torch.cat([start, steps.float()], 2), 2) * self.q
         ok = torch.cumprod(known.int(), 2).bool()
-        f = torch.cat([torch.where(ok[..., None], (p - multiball.WORLD.size / 2) / tg.SCALE, 0.0), ok[..., None].float()], -1)
+        scaled = torch.where(ok[..., None], (p - multiball.WORLD.size / 2) / tg.SCALE, 0.0)
+        f = torch.cat([scaled, ok[..., None].float()], -1)
         return torch.cat([f, torch.cat([torch.zeros_like(f[:, :, :1]), f[:, :, :-1]], 2)], -1).view(len(tok), N * T, 6)
 
     def previous(self, tok: torch.Tensor):
@@ -109,17 +113,15 @@ class Vocabulary:
 
 
 class FrameTokens(nn.Module):
-    def __init__(self, vocab: Vocabulary, width: int = 96, depth: int = 3, heads: int = 4):
+    def __init__(self, vocab: Vocabulary, width: int = 96, depth: int = 3, heads: int = 4, text_tokens: bool = True):
         super().__init__()
         self.v = v = vocab
         c = DiTConfig(n_tokens=N * T, token_dim=2, vocab_size=len(multiball.VOCAB), max_words=multiball.MAX_WORDS,
                       width=width, depth=depth, heads=heads)
         self.text = TextEncoder(c)
         self.ex, self.ey = nn.Embedding(v.size, width), nn.Embedding(v.size, width)
-        self.px, self.py = nn.Embedding(v.size, width), nn.Embedding(v.size, width)
         self.pos = nn.Parameter(torch.randn(N * T, width) * 0.02)
         self.feat = nn.Linear(10, width)
-        self.pfeat = nn.Sequential(nn.Linear(8, width), nn.GELU(), nn.Linear(width, width))
         self.blocks = nn.ModuleList([Block(width, heads) for _ in range(depth)])
         self.norm = nn.LayerNorm(width, elementwise_affine=False)
         self.final_modulation = nn.Linear(width, 2 * width)
@@ -127,6 +129,16 @@ class FrameTokens(nn.Module):
         nn.init.zeros_(self.final_modulation.bias)
         self.out_pos = nn.Linear(width, 2 * (v.n_pos + 1))
         self.out_step = nn.Linear(width, 2 * (v.n_step + 1))
+        self.px, self.py = nn.Embedding(v.size, width), nn.Embedding(v.size, width)
+        self.pfeat = nn.Sequential(nn.Linear(8, width), nn.GELU(), nn.Linear(width, width))
+        self.word_pos = nn.Parameter(torch.randn(multiball.MAX_WORDS, width) * 0.02) if text_tokens else None
+        # attention over [the prompt's words, the clip's tokens]: words see words, a clip token sees the words and
+        # the tokens of its own and earlier frames
+        n_words = multiball.MAX_WORDS if text_tokens else 0
+        size = n_words + N * T
+        self.register_buffer("blocked", torch.zeros(size, size, dtype=torch.bool), persistent=False)
+        self.blocked[n_words:, n_words:] = BLOCKED
+        self.blocked[:n_words, n_words:] = True
 
     def forward(self, tok, words, past=None):
         """tok (B, N * T, 2) with masks; past: the clean tokens that give each token's earlier-frame features
@@ -138,8 +150,11 @@ class FrameTokens(nn.Module):
         before, f = v.previous(past)
         h = (self.ex(tok[..., 0]) + self.ey(tok[..., 1]) + self.pos + self.feat(torch.cat([run, v.values(tok)], -1))
              + self.px(before[..., 0]) + self.py(before[..., 1]) + self.pfeat(f))
+        if self.word_pos is not None:  # the prompt's words as tokens too, beside the bag of words in cond
+            h = torch.cat([self.text.embed(words) + self.word_pos, h], 1)
         for block in self.blocks:
-            h = block(h, cond, BLOCKED)
+            h = block(h, cond, self.blocked)
+        h = h[:, -N * T:]
         shift, scale = self.final_modulation(nn.functional.silu(cond))[:, None].chunk(2, dim=-1)
         h = (self.norm(h) * (1 + scale) + shift).view(len(tok), N, T, -1)
         return (self.out_pos(h[:, :, :1]).view(len(tok), N, 1, 2, v.n_pos + 1),
@@ -191,12 +206,13 @@ def generate(model, prompts, seed: int = 0, guidance: float = 3.0, temperature0:
     return tg.Generated(tracks, presence, multiball.draw(tracks, presence > 0))
 
 
-def train_model(steps: int, q: float, p_clean: float, n_clips: int = 16000, batch_size: int = 128, seed: int = 0):
+def train_model(steps: int, q: float, p_clean: float, n_clips: int = 16000, batch_size: int = 128, seed: int = 0,
+                text_tokens: bool = True):
     clips = multiball.make_clips(n_clips, "train", seed=seed)
     vocab = Vocabulary(q)
     tokens = vocab.encode(clips.positions, clips.present)
     torch.manual_seed(seed + 1)
-    model = FrameTokens(vocab)
+    model = FrameTokens(vocab, text_tokens=text_tokens)
     average = WeightAverage(model, 0.995)
     rows_of = batch_sampler(torch.arange(len(tokens)), batch_size=batch_size)
 
@@ -224,7 +240,8 @@ def measure(model, n: int = 256, guidance: float = 3.0) -> dict:
     g = generate(model, prompts, seed=0, guidance=guidance)
     source = tg.generated_source(g)
     v = tg.violations(source)
-    return {"tolerance_ratio": {law: round(laws.tolerance_ratio(v[law], real_v[law]), 2) for law in laws.MULTIBALL_LAWS},
+    ratios = {law: round(laws.tolerance_ratio(v[law], real_v[law]), 2) for law in laws.MULTIBALL_LAWS}
+    return {"tolerance_ratio": ratios,
             "inside_box": float(laws.inside_box(g.tracks, g.present).mean()),
             "prompt_adherence": {k: round(x, 3) for k, x in tg.prompt_adherence(source, prompts).items()}}
 
@@ -233,26 +250,28 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--q", type=float, default=0.05, help="the grid of positions and steps, px")
+    p.add_argument("--q", type=float, default=0.1, help="the grid of positions and steps, px")
     p.add_argument("--p-clean", type=float, default=0.2, help="probability that a training frame is left clean")
     p.add_argument("--save", help="store the trained weights here")
     p.add_argument("--load", help="measure these stored weights instead of training")
+    p.add_argument("--no-text-tokens", action="store_true", help="the prompt only as adaLN's bag of words")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     if args.load:
-        model, history = FrameTokens(Vocabulary(args.q)), None
+        model, history = FrameTokens(Vocabulary(args.q), text_tokens=not args.no_text_tokens), None
         model.load_state_dict(torch.load(args.load))
         model.eval()
     else:
-        model, history = train_model(args.steps, args.q, args.p_clean)
+        model, history = train_model(args.steps, args.q, args.p_clean, text_tokens=not args.no_text_tokens)
     train_s = time.perf_counter() - start
     if args.save:
         torch.save(model.state_dict(), args.save)
     start = time.perf_counter()
     generate(model, multiball.make_clips(16, "test", seed=1).captions)
     sample_s = time.perf_counter() - start
-    out = {"design": "frame tokens", "steps": None if args.load else args.steps, "threads": args.threads, "q": args.q, "p_clean": args.p_clean,
+    out = {"design": "frame tokens", "steps": None if args.load else args.steps, "threads": args.threads, "q": args.q,
+           "p_clean": args.p_clean, "text_tokens": not args.no_text_tokens,
            "train_seconds": round(train_s, 1), "params": n_parameters(model), "sample_seconds_16": round(sample_s, 3),
            "final_loss": round(float(np.mean(history.train_loss[-50:])), 3) if history else None, **measure(model)}
     print(json.dumps(out))

@@ -9,7 +9,8 @@ import torch
 
 from worldmodels import multiball
 
-_spec = importlib.util.spec_from_file_location("bench_frame_tokens", Path(__file__).parents[1] / "bench" / "frame_tokens.py")
+BENCH = Path(__file__).parents[1] / "bench" / "frame_tokens.py"
+_spec = importlib.util.spec_from_file_location("bench_frame_tokens", BENCH)
 ft = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ft)
 
