@@ -26,7 +26,7 @@ from worldmodels.grading.registry import repo_root
 
 ROOT = repo_root()
 # Where no exercise should run out of time, the grader's own per-exercise limit: a correct solution timed out by a loaded
-# machine (make test runs five jobs on two cores) would fail the test without a bug, and a limit costs nothing
+# machine (make test runs six jobs on two cores) would fail the test without a bug, and a limit costs nothing
 # when nothing reaches it
 ROOMY = Limits(cell_s=60, grace_s=2)
 _spec = importlib.util.spec_from_file_location("corpus", ROOT / "tests" / "submissions" / "corpus.py")
